@@ -1,0 +1,16 @@
+"""keras_rnninit: train plain ReLU recurrent networks on long sequences with Keras 3.
+
+np-RNN and IRNN initializers for any Keras recurrent layer, an IndRNN cell and a fast IndRNN
+layer, recurrent-weight constraints, clipping callbacks and gradient diagnostics, and the papers'
+benchmark tasks as tf.data pipelines.
+"""
+
+from keras_rnninit.initializers import IdentityInitializer
+from keras_rnninit.initializers import NPInitializer
+from keras_rnninit.version import __version__
+
+__all__ = [
+    "IdentityInitializer",
+    "NPInitializer",
+    "__version__",
+]

@@ -1,0 +1,218 @@
+"""Recurrent-weight initializers for plain ReLU recurrent networks.
+
+`NPInitializer` (np-RNN) and `IdentityInitializer` (IRNN and the scaled-identity iRNN) drop into
+the `recurrent_initializer` of any Keras recurrent layer. A square shape `(N, N)` gets one matrix;
+the gate-stacked recurrent kernels of `GRU` `(N, 3N)` and `LSTM` `(N, 4N)` get one independent
+block per gate, laid side by side in Keras' gate order.
+"""
+
+import math
+import numbers
+import random as python_random
+
+import keras
+from keras import ops
+
+_PACKAGE = "keras_rnninit"
+
+
+def _block_count(shape, name):
+    """Returns `(units, blocks)` for a recurrent-kernel shape, or raises."""
+    shape = tuple(shape)
+    valid = (
+        len(shape) == 2
+        and all(isinstance(d, int) and d > 0 for d in shape)
+        and shape[1] % shape[0] == 0
+    )
+    if not valid:
+        raise ValueError(
+            f"{name} builds recurrent kernels: a square shape (units, units), or a gate-stacked "
+            "shape (units, k * units) such as GRU's (units, 3 * units) or LSTM's "
+            f"(units, 4 * units), which gets k independent blocks. Received: shape={shape}"
+        )
+    return shape[0], shape[1] // shape[0]
+
+
+def _float_dtype(dtype, name):
+    dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
+    if not keras.backend.is_float_dtype(dtype):
+        raise ValueError(
+            f"{name} makes floating-point weights only. Received: dtype={dtype}"
+        )
+    return dtype
+
+
+def _compute_dtype(dtype):
+    """The dtype the linear algebra runs in: float64 stays, anything narrower uses float32."""
+    return "float64" if dtype == "float64" else "float32"
+
+
+def _stack_blocks(blocks):
+    """(k, N, N) -> (N, k * N): block j becomes columns j*N .. (j+1)*N - 1."""
+    k, n, _ = blocks.shape
+    return ops.reshape(ops.transpose(blocks, (1, 0, 2)), (n, k * n))
+
+
+class _SeededInitializer(keras.initializers.Initializer):
+    """Keras' seed semantics: None or an int give the same values on every call (None draws its
+    int once, from Python's `random`, so `keras.utils.set_random_seed` fixes it), and a
+    `keras.random.SeedGenerator` gives fresh values on every call."""
+
+    def __init__(self, seed=None):
+        self._init_seed = seed
+        if seed is None:
+            seed = python_random.randint(1, int(1e9))
+        elif isinstance(seed, dict):
+            seed = keras.saving.deserialize_keras_object(seed)
+        elif isinstance(seed, bool) or not isinstance(
+            seed, (int, keras.random.SeedGenerator)
+        ):
+            raise ValueError(
+                f"{type(self).__name__} expects `seed` to be None, an int or a "
+                f"keras.random.SeedGenerator. Received: seed={seed!r}"
+            )
+        self.seed = seed
+
+    def get_config(self):
+        return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NPInitializer(_SeededInitializer):
+    """Normalized positive-definite recurrent matrix (np-RNN).
+
+    Draws a standard normal matrix `R` of shape `(N, N)` and returns
+
+    ```
+    A = R^T R / N                         # symmetric positive semi-definite
+    W = (A + I) / lambda_max(A + I)       # identity_shift=True (the default)
+    W = A / lambda_max(A)                 # identity_shift=False
+    ```
+
+    With the default, `W` is symmetric positive definite, its largest eigenvalue is exactly 1 and
+    every other eigenvalue lies in (0, 1): with zero input, a ReLU RNN using `W` neither explodes
+    nor forgets along its leading direction, and contracts along the others. Adding `I` also keeps
+    the smallest eigenvalue at least `1 / lambda_max(A + I)` (about 1/5 for large N), away from 0.
+
+    `identity_shift=False` gives the form written in some reviews of the paper, `A / lambda_max(A)`.
+    Its largest eigenvalue is still 1, but for a square `R` the smallest eigenvalues of `A` sit
+    near 0 (about `1 / N^2`), so `W` is only positive semi-definite in floating point and has
+    directions the network forgets almost at once.
+
+    A square shape `(N, N)` gets one such matrix. A gate-stacked shape `(N, k * N)`, the recurrent
+    kernel of `keras.layers.GRU` (k = 3) or `keras.layers.LSTM` (k = 4), gets k independent
+    matrices side by side, one per gate in Keras' gate order. Any other shape raises `ValueError`.
+
+    The linear algebra runs in float32 (float64 for a float64 dtype) and the result is cast to
+    the requested dtype, so any floating-point dtype works.
+
+    Args:
+        identity_shift: Whether to add the identity before normalizing (the np-RNN paper's
+            form). Defaults to `True`.
+        seed: None, an int or a `keras.random.SeedGenerator`. None and an int give the same
+            matrix on every call; a `SeedGenerator` gives a fresh one on every call. Defaults to
+            `None`.
+
+    Example:
+
+    ```python
+    layer = keras.layers.SimpleRNN(
+        100,
+        activation="relu",
+        recurrent_initializer=keras_rnninit.NPInitializer(seed=1),
+    )
+    ```
+
+    Reference:
+        - [Talathi and Vartak, 2015](https://arxiv.org/abs/1511.03771)
+    """
+
+    def __init__(self, identity_shift=True, seed=None):
+        if not isinstance(identity_shift, bool):
+            raise ValueError(
+                "NPInitializer expects `identity_shift` to be True or False. "
+                f"Received: identity_shift={identity_shift!r}"
+            )
+        self.identity_shift = identity_shift
+        super().__init__(seed=seed)
+
+    def __call__(self, shape, dtype=None):
+        units, blocks = _block_count(shape, "NPInitializer")
+        dtype = _float_dtype(dtype, "NPInitializer")
+        compute_dtype = _compute_dtype(dtype)
+        r = keras.random.normal(
+            (blocks, units, units), seed=self.seed, dtype=compute_dtype
+        )
+        a = ops.matmul(ops.transpose(r, (0, 2, 1)), r) / units
+        if self.identity_shift:
+            a = a + ops.eye(units, dtype=compute_dtype)
+        # Symmetrize so the eigen-solver and the result agree to the last bit.
+        a = (a + ops.transpose(a, (0, 2, 1))) / 2
+        # eigh returns eigenvalues in ascending order. Its float32 eigenvalues can be off by
+        # about 1e-5 on some backends; the Rayleigh quotient of the returned eigenvector is
+        # accurate to the square of the eigenvector's error, so it normalizes to 1 much more
+        # tightly.
+        _, eigenvectors = ops.eigh(a)
+        top = eigenvectors[:, :, -1:]
+        top = top / ops.norm(top, axis=1, keepdims=True)
+        largest = ops.matmul(ops.transpose(top, (0, 2, 1)), ops.matmul(a, top))
+        w = a / largest
+        return ops.cast(_stack_blocks(w), dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "identity_shift": self.identity_shift}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class IdentityInitializer(keras.initializers.Initializer):
+    """Scaled identity recurrent matrix: IRNN (`gain=1`) and iRNN (`gain < 1`).
+
+    Returns `gain * I` for a square shape `(N, N)`. For a gate-stacked shape `(N, k * N)`, the
+    recurrent kernel of `keras.layers.GRU` (k = 3) or `keras.layers.LSTM` (k = 4), every gate's
+    block is `gain * I`, where `keras.initializers.Identity` would fill only the first block. Any
+    other shape raises `ValueError`.
+
+    With ReLU and a zero recurrent bias, `W = I` copies the hidden state forward unchanged when the
+    input is zero (Le et al.'s IRNN); a gain a little below 1 (their iRNN) makes the state decay
+    slowly instead, which trades some memory for stability.
+
+    Args:
+        gain: Positive, finite scale of the identity. Defaults to `1.0`.
+
+    Example:
+
+    ```python
+    layer = keras.layers.SimpleRNN(
+        100,
+        activation="relu",
+        recurrent_initializer=keras_rnninit.IdentityInitializer(gain=1.0),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+    )
+    ```
+
+    Reference:
+        - [Le, Jaitly and Hinton, 2015](https://arxiv.org/abs/1504.00941)
+    """
+
+    def __init__(self, gain=1.0):
+        valid = (
+            isinstance(gain, numbers.Real)
+            and not isinstance(gain, bool)
+            and math.isfinite(gain)
+            and gain > 0
+        )
+        if not valid:
+            raise ValueError(
+                "IdentityInitializer expects `gain` to be a positive finite number. "
+                f"Received: gain={gain!r}"
+            )
+        self.gain = float(gain)
+
+    def __call__(self, shape, dtype=None):
+        units, blocks = _block_count(shape, "IdentityInitializer")
+        dtype = _float_dtype(dtype, "IdentityInitializer")
+        eye = self.gain * ops.eye(units, dtype=_compute_dtype(dtype))
+        return ops.cast(ops.tile(eye, (1, blocks)), dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
