@@ -5,12 +5,16 @@ layer, recurrent-weight constraints, clipping callbacks and gradient diagnostics
 benchmark tasks as tf.data pipelines.
 """
 
+from keras_rnninit import constraints
+from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import NPInitializer
 from keras_rnninit.version import __version__
 
 __all__ = [
+    "constraints",
     "IdentityInitializer",
+    "MagnitudeBound",
     "NPInitializer",
     "__version__",
 ]
