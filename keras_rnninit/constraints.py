@@ -128,3 +128,126 @@ def indrnn_bounds(timesteps, gamma=2.0, epsilon=None, last_layer=False):
     max_abs = gamma ** (1.0 / int(timesteps))
     min_abs = epsilon ** (1.0 / int(timesteps)) if last_layer else 0.0
     return min_abs, max_abs
+
+
+
+def _gate_blocks(shape, blocks, owner):
+    """Number of square blocks in a `(N, k*N)` recurrent kernel (1 for any other matrix)."""
+    if len(shape) != 2:
+        raise ValueError(
+            f"{owner} expects a 2-D weight (a recurrent kernel). Received: weight shape={tuple(shape)}"
+        )
+    rows, columns = int(shape[0]), int(shape[1])
+    if blocks is None:
+        return columns // rows if rows and columns % rows == 0 else 1
+    if columns % blocks != 0:
+        raise ValueError(
+            f"{owner} cannot split a weight of shape {tuple(shape)} into {blocks} column blocks. "
+            f"Received: blocks={blocks!r}"
+        )
+    return blocks
+
+
+def _split_blocks(w, blocks, owner):
+    """`(rows, k * width)` -> `(k, rows, width)`; block i is `w[:, i * width:(i + 1) * width]`."""
+    rows, columns = w.shape
+    k = _gate_blocks(w.shape, blocks, owner)
+    return ops.transpose(ops.reshape(w, (rows, k, columns // k)), (1, 0, 2))
+
+
+def _largest_singular_value_upper_bound(blocks, squarings):
+    """An upper bound on each block's largest singular value, tight to `n^(1/2^(squarings+2))`.
+
+    With `A = B^T B` (eigenvalues `s_i^2`) and `p = 2^squarings`,
+    `s_max^(2p) <= ||A^p||_F <= sqrt(n) * s_max^(2p)`. `A^p` is formed by repeated squaring, each
+    factor divided by its Frobenius norm so nothing overflows; the norms are kept as logarithms.
+    """
+    tiny = 1e-30
+    a = ops.einsum("kij,kil->kjl", blocks, blocks)
+    log_lambda = ops.zeros((blocks.shape[0],), dtype=blocks.dtype)
+    for j in range(squarings):
+        norm = ops.maximum(ops.sqrt(ops.sum(ops.square(a), axis=(1, 2))), tiny)
+        log_lambda = log_lambda + ops.log(norm) / (2.0**j)
+        a = a / norm[:, None, None]
+        a = ops.einsum("kij,kjl->kil", a, a)
+    norm = ops.maximum(ops.sqrt(ops.sum(ops.square(a), axis=(1, 2))), tiny)
+    log_lambda = log_lambda + ops.log(norm) / (2.0**squarings)
+    return ops.exp(log_lambda / 2.0)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SpectralNormBound(keras.constraints.Constraint):
+    """Caps the largest singular value of a recurrent kernel (of each gate block) at `max_value`.
+
+    A recurrent map whose largest singular value is at most 1 cannot stretch the hidden state, so
+    an IRNN or np-RNN (ReLU, identity-like `W_hh`) trained with a large step cannot explode. After
+    every optimizer update each block `B` (the kernel itself, or the `k` `(N, N)` gate blocks of an
+    `(N, k*N)` LSTM/GRU kernel) is rescaled,
+
+    ```
+    sigma = upper bound on the largest singular value of B
+    B <- B * min(1, max_value / sigma)
+    ```
+
+    `sigma` comes from `squarings` repeated squarings of `B^T B` (about `2 * squarings * N^3`
+    flops per block, small next to a training step's `T * batch * N^2` products for typical
+    sizes). It never underestimates, so the bound always holds (up to float rounding), and it
+    overestimates by at most a factor `N^(1/2^(squarings + 2))` (`1.0003` for `N = 128` and the
+    default 12), which is reached only when all singular values are equal, e.g. an exact identity,
+    which therefore settles at about `max_value / 1.0003`.
+
+    Power iteration (a few matrix-vector products from a persistent vector) would be cheaper but
+    approaches `sigma` from below, and near-isometries (IRNN, np-RNN, orthogonal kernels) have
+    nearly equal top singular values, where it converges slowly: in our measurement it let the
+    bound be exceeded by up to 17 %. Exact SVD under XLA on CPU took seconds per call.
+
+    Args:
+        max_value: Largest allowed singular value, `> 0`. Defaults to `1.0`.
+        squarings: Repeated squarings for the estimate, a positive int. Defaults to `12`.
+        blocks: Number of column blocks to bound separately, or `None` to infer it: an `(N, k*N)`
+            kernel (LSTM `k = 4`, GRU `k = 3`) has `k` blocks, any other matrix one. Defaults to
+            `None`.
+
+    Example:
+
+    ```python
+    layer = keras.layers.SimpleRNN(
+        128,
+        activation="relu",
+        recurrent_initializer=keras_rnninit.IdentityInitializer(),
+        recurrent_constraint=keras_rnninit.constraints.SpectralNormBound(1.0),
+    )
+    ```
+    """
+
+    def __init__(self, max_value=1.0, squarings=12, blocks=None):
+        owner = "SpectralNormBound"
+        self.max_value = _check_number("max_value", max_value, minimum=0.0, owner=owner)
+        if self.max_value <= 0:
+            raise ValueError(f"{owner} expects `max_value > 0`. Received: max_value={max_value!r}")
+        for name, value in (("squarings", squarings), ("blocks", blocks)):
+            if value is None and name == "blocks":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(
+                    f"{owner} expects `{name}` to be a positive int. Received: {name}={value!r}"
+                )
+        self.squarings = int(squarings)
+        self.blocks = None if blocks is None else int(blocks)
+
+    def largest_singular_values(self, w):
+        """The upper bounds `sigma` on each block's largest singular value, shape `(k,)`."""
+        w = ops.convert_to_tensor(w)
+        blocks = _split_blocks(ops.cast(w, "float32"), self.blocks, "SpectralNormBound")
+        return _largest_singular_value_upper_bound(blocks, self.squarings)
+
+    def __call__(self, w):
+        w = ops.convert_to_tensor(w)
+        blocks = _split_blocks(w, self.blocks, "SpectralNormBound")
+        sigma = _largest_singular_value_upper_bound(ops.cast(blocks, "float32"), self.squarings)
+        scale = ops.minimum(1.0, self.max_value / ops.maximum(sigma, 1e-30))
+        blocks = blocks * ops.cast(scale, w.dtype)[:, None, None]
+        return ops.reshape(ops.transpose(blocks, (1, 0, 2)), w.shape)
+
+    def get_config(self):
+        return {"max_value": self.max_value, "squarings": self.squarings, "blocks": self.blocks}
