@@ -18,3 +18,18 @@ __all__ = [
     "NPInitializer",
     "__version__",
 ]
+
+# Clipping callbacks and gradient diagnostics (callbacks branch).
+from keras_rnninit import callbacks  # noqa: E402
+from keras_rnninit.callbacks import GradientClipping  # noqa: E402
+from keras_rnninit.callbacks import GradientFlowMonitor  # noqa: E402
+from keras_rnninit.callbacks import RecurrentWeightClipping  # noqa: E402
+from keras_rnninit.constraints import SpectralNormBound  # noqa: E402
+
+__all__ += [
+    "callbacks",
+    "GradientClipping",
+    "GradientFlowMonitor",
+    "RecurrentWeightClipping",
+    "SpectralNormBound",
+]

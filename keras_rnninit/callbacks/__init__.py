@@ -1,0 +1,20 @@
+"""Clipping callbacks and gradient diagnostics.
+
+`GradientClipping` and `RecurrentWeightClipping` configure work that runs inside the compiled
+train step (optimizer clipping, variable constraints); `GradientFlowMonitor` measures gradients on
+a held-out batch between steps.
+"""
+
+from keras_rnninit.callbacks.clipping import GradientClipping
+from keras_rnninit.callbacks.clipping import RecurrentWeightClipping
+from keras_rnninit.callbacks.gradient_flow import GradientFlowError
+from keras_rnninit.callbacks.gradient_flow import GradientFlowMonitor
+from keras_rnninit.callbacks.gradient_flow import plot_gradient_flow
+
+__all__ = [
+    "GradientClipping",
+    "GradientFlowError",
+    "GradientFlowMonitor",
+    "RecurrentWeightClipping",
+    "plot_gradient_flow",
+]

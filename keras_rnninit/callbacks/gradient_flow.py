@@ -1,0 +1,457 @@
+"""Gradient-flow monitor: how large the gradient is, per layer and per time step, during `fit`."""
+
+import csv
+import logging
+import math
+import numbers
+
+import keras
+import numpy as np
+
+from keras_rnninit.callbacks import _utils
+
+_PACKAGE = "keras_rnninit"
+_LOGGER = logging.getLogger("keras_rnninit")
+
+
+class GradientFlowError(RuntimeError):
+    """Raised by `GradientFlowMonitor(on_failure="raise")` on a NaN/Inf or too-large gradient."""
+
+
+def _make_measure_function(model, trainable, others, probe, suffixes, sample_weight):
+    """Compiles `measure(x, y) -> (loss, trainable grads, [dL/d input of each layer])`.
+
+    The only backend-specific code of the package's callbacks: TensorFlow differentiates with
+    `tf.GradientTape` inside a `tf.function` (variables are read live at every call); JAX with
+    `jax.value_and_grad` inside `jax.jit`, the model's variable values passed in explicitly and
+    bound through `keras.StatelessScope`, so a measurement never sees stale weights.
+    """
+    backend = keras.backend.backend()
+
+    def loss_of(x, y, y_pred):
+        return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def measure(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_of(x, y, model(x, training=False))
+            grads = tape.gradient(loss, trainable)
+            inputs = _as_list(probe(x, training=False)) if probe is not None else []
+            input_grads = []
+            for h, suffix in zip(inputs, suffixes):
+                with tf.GradientTape() as tape:
+                    tape.watch(h)
+                    suffix_loss = loss_of(x, y, suffix(h, training=False))
+                input_grads.append(tape.gradient(suffix_loss, h))
+            return loss, grads, input_grads
+
+        return measure
+
+    if backend == "jax":
+        import jax
+
+        def bound(trainable_values, other_values, function, *args):
+            mapping = list(zip(trainable, trainable_values)) + list(zip(others, other_values))
+            with keras.StatelessScope(state_mapping=mapping):
+                return function(*args)
+
+        def pure(trainable_values, other_values, x, y):
+            def full_loss(values):
+                return bound(values, other_values, lambda: loss_of(x, y, model(x, training=False)))
+
+            loss, grads = jax.value_and_grad(full_loss)(trainable_values)
+            input_grads = []
+            if probe is not None:
+                inputs = _as_list(
+                    bound(trainable_values, other_values, lambda: probe(x, training=False))
+                )
+                for h, suffix in zip(inputs, suffixes):
+                    def suffix_loss(h, suffix=suffix):
+                        return bound(
+                            trainable_values,
+                            other_values,
+                            lambda: loss_of(x, y, suffix(h, training=False)),
+                        )
+
+                    input_grads.append(jax.grad(suffix_loss)(h))
+            return loss, grads, input_grads
+
+        compiled = jax.jit(pure)
+
+        def measure(x, y):
+            return compiled([v.value for v in trainable], [v.value for v in others], x, y)
+
+        return measure
+
+    raise ValueError(
+        "GradientFlowMonitor supports the tensorflow and jax backends. "
+        f"Received: backend={backend!r}"
+    )
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class GradientFlowMonitor(keras.callbacks.Callback):
+    """Measures gradient norms on a fixed batch during `fit`: overall, per layer, per time step.
+
+    Every epoch (or every `frequency` batches) it computes, on the held-out batch `data` with the
+    model in inference mode (`training=False`, so dropout is off):
+
+    - the global gradient norm `||dL/dw||` over all trainable weights,
+    - the gradient norm of each top-level layer's weights,
+    - for each selected recurrent layer, `||dL/dx_t||` for every step `t` of the layer's input
+      sequence (norm over batch and features): the gradient that reaches step `t`. For a layer
+      fed by another recurrent layer this is `dL/dh_t` of that layer. It is read by splitting the
+      model at the layer's input, so it needs a Functional or Sequential model.
+
+    Scalars go into `logs` (so `History`, `CSVLogger` and `TensorBoard` placed AFTER this callback
+    in the list see them), named with `log_prefix` (default `"grad"`):
+
+    ```
+    grad_norm                     global norm
+    grad_norm/<layer>             per layer
+    grad_first_step/<layer>       ||dL/dx_0||
+    grad_last_step/<layer>        ||dL/dx_{T-1}||
+    grad_reach/<layer>            number of final steps whose norm is >= reach_fraction * max
+    ```
+
+    The per-step norms are kept in `self.records`, optionally appended to a CSV file
+    (`epoch,batch,layer,timestep,norm`) and plotted to a PNG at the end of `fit` (matplotlib is
+    imported only then; a missing matplotlib raises an `ImportError` at the start of `fit`).
+
+    A NaN/Inf gradient, or a norm above `max_norm`, stops training (`on_failure="stop"`, sets
+    `model.stop_training`) or raises `GradientFlowError` (`"raise"`; callbacks after this one, e.g.
+    a `ModelCheckpoint`, then do not run for that epoch); the message names the layer.
+
+    Args:
+        data: The held-out batch, `(x, y)` or `(x, y, sample_weight)` of arrays. Not part of the
+            config; pass it again after `from_config`. Defaults to `None` (an error at `fit`).
+        layers: Recurrent layers to measure over time: `None` (every layer with
+            `layer.cell.recurrent_kernel` among the model's top-level layers), or a list of
+            layer names, class names and Layer classes. Defaults to `None`.
+        frequency: `"epoch"`, or an int `N` to measure every `N` training batches. Defaults to
+            `"epoch"`.
+        max_norm: Failure threshold on the global and per-layer norms, or `None` for NaN/Inf
+            only. Defaults to `None`.
+        on_failure: `"stop"` or `"raise"`. Defaults to `"stop"`.
+        csv_path: File to write the per-step norms to, or `None`. Defaults to `None`.
+        plot_path: PNG file for a gradient-over-time plot at the end of `fit`, or `None`.
+            Defaults to `None`.
+        reach_fraction: Threshold for `grad_reach`, relative to the largest per-step norm.
+            Defaults to `1e-3`.
+        log_prefix: Prefix of the names written into `logs`. Defaults to `"grad"`.
+
+    Example:
+
+    ```python
+    monitor = keras_rnninit.callbacks.GradientFlowMonitor(
+        data=(x_val[:64], y_val[:64]), plot_path="gradient_flow.png"
+    )
+    history = model.fit(x, y, epochs=10, callbacks=[monitor])
+    history.history["grad_reach/simple_rnn"]
+    ```
+    """
+
+    def __init__(
+        self,
+        data=None,
+        layers=None,
+        frequency="epoch",
+        max_norm=None,
+        on_failure="stop",
+        csv_path=None,
+        plot_path=None,
+        reach_fraction=1e-3,
+        log_prefix="grad",
+    ):
+        super().__init__()
+        owner = "GradientFlowMonitor"
+        if data is not None and (not isinstance(data, (tuple, list)) or len(data) not in (2, 3)):
+            raise ValueError(
+                f"{owner} expects `data` to be (x, y) or (x, y, sample_weight). Received: data={type(data).__name__}"
+            )
+        self.data = None if data is None else tuple(data)
+        self.layers = _utils.check_selection(layers, owner)
+        if frequency != "epoch" and (
+            isinstance(frequency, bool) or not isinstance(frequency, numbers.Integral) or frequency < 1
+        ):
+            raise ValueError(
+                f"{owner} expects `frequency` to be 'epoch' or a positive int. Received: frequency={frequency!r}"
+            )
+        self.frequency = frequency
+        self.max_norm = _utils.check_positive("max_norm", max_norm, owner, allow_none=True)
+        self.on_failure = _utils.check_choice("on_failure", on_failure, {"stop", "raise"}, owner)
+        self.csv_path = None if csv_path is None else str(csv_path)
+        self.plot_path = None if plot_path is None else str(plot_path)
+        reach_fraction = _utils.check_positive("reach_fraction", reach_fraction, owner)
+        if reach_fraction >= 1:
+            raise ValueError(f"{owner} expects `reach_fraction` < 1. Received: reach_fraction={reach_fraction!r}")
+        self.reach_fraction = reach_fraction
+        if not isinstance(log_prefix, str) or not log_prefix:
+            raise ValueError(f"{owner} expects `log_prefix` to be a non-empty str. Received: log_prefix={log_prefix!r}")
+        self.log_prefix = log_prefix
+        self.records = []
+        self.failure = None
+        self._measure = None
+        self._epoch = 0
+        self._batches = 0
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _recurrent_layers(self):
+        return [
+            layer
+            for layer in self.model.layers
+            if _utils.recurrent_kernel_of(layer) is not None and _utils.matches(layer, self.layers)
+        ]
+
+    def _build(self):
+        model = self.model
+        if self.data is None:
+            raise ValueError("GradientFlowMonitor needs a held-out batch. Received: data=None")
+        if self.plot_path is not None:
+            _import_figure()
+        x, y = self.data[0], self.data[1]
+        sample_weight = self.data[2] if len(self.data) == 3 else None
+        trainable = list(model.trainable_variables)
+        trainable_ids = {id(v) for v in trainable}
+        others = [v for v in model.variables if id(v) not in trainable_ids]
+        self._layer_of = []
+        owner = {}
+        for layer in model.layers:
+            for v in layer.trainable_variables:
+                owner.setdefault(id(v), layer.name)
+        self._layer_of = [owner.get(id(v), "other") for v in trainable]
+
+        self._timed_layers = self._recurrent_layers()
+        probe, suffixes = None, []
+        if self._timed_layers:
+            model_inputs = getattr(model, "inputs", None)
+            if not model_inputs:
+                raise ValueError(
+                    "GradientFlowMonitor measures per-step gradients by splitting the model at "
+                    "each recurrent layer's input, which needs a Functional or Sequential model "
+                    f"built with an Input. Received: model of type {type(model).__name__}; pass "
+                    "layers=[] to measure only weight gradients."
+                )
+            try:
+                # Sequential exposes its input layer's tensor structure as a list of one.
+                model_input = model_inputs[0] if len(model_inputs) == 1 else model_inputs
+                probe = keras.Model(model_input, [layer.input for layer in self._timed_layers])
+                outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+                suffixes = [keras.Model(layer.input, outputs) for layer in self._timed_layers]
+            except (ValueError, AttributeError) as error:
+                raise ValueError(
+                    "GradientFlowMonitor could not split the model at the inputs of layers "
+                    f"{[layer.name for layer in self._timed_layers]}: {error}"
+                ) from error
+        self._x = keras.ops.convert_to_tensor(x) if not isinstance(x, (list, tuple, dict)) else x
+        self._y = keras.ops.convert_to_tensor(y) if not isinstance(y, (list, tuple, dict)) else y
+        sample_weight = None if sample_weight is None else keras.ops.convert_to_tensor(sample_weight)
+        self._measure = _make_measure_function(
+            model, trainable, others, probe, suffixes, sample_weight
+        )
+
+    # -- measuring ---------------------------------------------------------------------------
+
+    def measure(self):
+        """Measures once on `data` with the model's current weights and returns the record.
+
+        Returns:
+            A dict with `loss`, `global_norm`, `layer_norms` (`{layer name: norm}`) and
+            `timestep_norms` (`{layer name: numpy array of shape (T,)}`).
+        """
+        if self._measure is None:
+            self._build()
+        loss, grads, input_grads = self._measure(self._x, self._y)
+        squares = {}
+        for name, g in zip(self._layer_of, grads):
+            if g is None:
+                continue
+            squares[name] = squares.get(name, 0.0) + float(np.sum(np.square(keras.ops.convert_to_numpy(g).astype("float64"))))
+        timestep_norms = {}
+        for layer, g in zip(self._timed_layers, input_grads):
+            g = keras.ops.convert_to_numpy(g).astype("float64")
+            if g.ndim == 3:
+                timestep_norms[layer.name] = np.sqrt(np.sum(np.square(g), axis=(0, 2)))
+        return {
+            "loss": float(loss),
+            "global_norm": math.sqrt(sum(squares.values())),
+            "layer_norms": {name: math.sqrt(value) for name, value in squares.items()},
+            "timestep_norms": timestep_norms,
+        }
+
+    def _reach(self, norms):
+        if not np.all(np.isfinite(norms)) or norms.max() <= 0:
+            return 0
+        reached = np.nonzero(norms >= self.reach_fraction * norms.max())[0]
+        return int(len(norms) - reached[0])
+
+    def _record(self, epoch, batch, logs):
+        record = self.measure()
+        record.update(epoch=epoch, batch=batch)
+        self.records.append(record)
+        prefix = self.log_prefix
+        scalars = {f"{prefix}_norm": record["global_norm"]}
+        for name, value in record["layer_norms"].items():
+            scalars[f"{prefix}_norm/{name}"] = value
+        for name, norms in record["timestep_norms"].items():
+            scalars[f"{prefix}_first_step/{name}"] = float(norms[0])
+            scalars[f"{prefix}_last_step/{name}"] = float(norms[-1])
+            scalars[f"{prefix}_reach/{name}"] = self._reach(norms)
+        if logs is not None:
+            logs.update(scalars)
+        if self.csv_path is not None:
+            with open(self.csv_path, "a", newline="") as handle:
+                writer = csv.writer(handle)
+                for name, norms in record["timestep_norms"].items():
+                    for t, value in enumerate(norms):
+                        writer.writerow([epoch, batch, name, t, repr(float(value))])
+        self._check(record, epoch, batch)
+
+    def _check(self, record, epoch, batch):
+        where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
+        problem = None
+        for name, value in list(record["layer_norms"].items()) + list(
+            (name, float(np.max(norms))) if np.all(np.isfinite(norms)) else (name, float("nan"))
+            for name, norms in record["timestep_norms"].items()
+        ):
+            if not math.isfinite(value):
+                problem = f"the gradient of layer '{name}' is not finite ({value}) at {where}"
+                break
+            if self.max_norm is not None and value > self.max_norm:
+                problem = (
+                    f"the gradient norm of layer '{name}' is {value:.4g} > max_norm="
+                    f"{self.max_norm:.4g} at {where}"
+                )
+                break
+        if problem is None:
+            return
+        self.failure = f"GradientFlowMonitor: {problem}."
+        if self.on_failure == "raise":
+            raise GradientFlowError(self.failure)
+        _LOGGER.warning("%s Stopping training.", self.failure)
+        self.model.stop_training = True
+
+    # -- callback hooks ----------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self.records = []
+        self.failure = None
+        self._batches = 0
+        self._build()
+        if self.csv_path is not None:
+            with open(self.csv_path, "w", newline="") as handle:
+                csv.writer(handle).writerow(["epoch", "batch", "layer", "timestep", "norm"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.frequency == "epoch":
+            return
+        self._batches += 1
+        if self._batches % self.frequency == 0:
+            # JAX keeps the weights outside the variables during an epoch; bring them back.
+            sync = getattr(self.model, "jax_state_sync", None)
+            if sync is not None:
+                sync()
+            self._record(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.frequency == "epoch":
+            self._record(epoch, None, logs)
+
+    def on_train_end(self, logs=None):
+        if self.plot_path is not None and self.records:
+            self.plot(self.plot_path)
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def plot(self, path=None, title=None):
+        """Plots `||dL/dx_t||` against `t` for every measured layer, one line per measurement.
+
+        Args:
+            path: PNG file to write, or `None` to only return the figure. Defaults to `None`.
+            title: Figure title. Defaults to `None`.
+
+        Returns:
+            The `matplotlib.figure.Figure`.
+        """
+        return plot_gradient_flow({"": self.records}, path=path, title=title)
+
+    def get_config(self):
+        return {
+            "layers": _utils.selection_config(self.layers),
+            "frequency": self.frequency,
+            "max_norm": self.max_norm,
+            "on_failure": self.on_failure,
+            "csv_path": self.csv_path,
+            "plot_path": self.plot_path,
+            "reach_fraction": self.reach_fraction,
+            "log_prefix": self.log_prefix,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _import_figure():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(
+            "Plotting gradient flow needs matplotlib: `pip install matplotlib` "
+            "(or `pip install keras-rnninit[examples]`)."
+        ) from error
+    return Figure
+
+
+def plot_gradient_flow(runs, path=None, title=None):
+    """Plots per-step gradient norms of one or more monitored runs on a log scale.
+
+    Args:
+        runs: `{label: records}`, records as in `GradientFlowMonitor.records`. Each measured layer
+            of each run gets a panel; lines go from light (first measurement) to dark (last).
+        path: PNG file to write, or `None`. Defaults to `None`.
+        title: Figure title, or `None`. Defaults to `None`.
+
+    Returns:
+        The `matplotlib.figure.Figure`.
+    """
+    Figure = _import_figure()
+    panels = []
+    for label, records in runs.items():
+        names = []
+        for record in records:
+            names.extend(n for n in record["timestep_norms"] if n not in names)
+        panels.extend((label, name, records) for name in names)
+    figure = Figure(figsize=(6.4 * max(1, len(panels)), 4.4), layout="constrained")
+    axes = figure.subplots(1, max(1, len(panels)), squeeze=False)[0]
+    for axis, (label, name, records) in zip(axes, panels):
+        series = [r for r in records if name in r["timestep_norms"]]
+        for i, record in enumerate(series):
+            shade = 0.25 + 0.75 * (i + 1) / len(series)
+            norms = record["timestep_norms"][name]
+            when = f"epoch {record['epoch']}" + (
+                "" if record.get("batch") is None else f" batch {record['batch']}"
+            )
+            axis.semilogy(np.arange(len(norms)), np.maximum(norms, 1e-30), color=(0.1, 0.3, 0.8, shade), label=when)
+        axis.set_xlabel("time step t")
+        axis.set_ylabel("||dL/dx_t||")
+        axis.set_title(f"{label} {name}".strip())
+        axis.grid(True, which="both", alpha=0.3)
+        if len(series) <= 8:
+            axis.legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
+    if path is not None:
+        figure.savefig(path, dpi=110)
+    return figure

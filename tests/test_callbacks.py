@@ -1,0 +1,473 @@
+"""Tests for keras_rnninit.callbacks and SpectralNormBound: the invariants, on the active backend."""
+
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnninit
+from keras_rnninit.callbacks import GradientClipping
+from keras_rnninit.callbacks import GradientFlowError
+from keras_rnninit.callbacks import GradientFlowMonitor
+from keras_rnninit.callbacks import RecurrentWeightClipping
+from keras_rnninit.constraints import SpectralNormBound
+
+BACKEND = keras.backend.backend()
+
+
+def _weights(model):
+    return [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+
+
+def _block_singular_values(w):
+    n = w.shape[0]
+    k = w.shape[1] // n
+    return np.array([np.linalg.svd(w[:, i * n : (i + 1) * n], compute_uv=False)[0] for i in range(k)])
+
+
+def _exploding_rnn(steps=40, units=6, gain=1.3):
+    """A ReLU RNN with W_hh = gain * I: the gradient grows like gain^T."""
+    model = keras.Sequential(
+        [
+            keras.Input((steps, 2)),
+            keras.layers.SimpleRNN(
+                units,
+                activation="relu",
+                kernel_initializer=keras.initializers.RandomUniform(0.1, 0.5, seed=1),
+                recurrent_initializer=keras_rnninit.IdentityInitializer(gain=gain),
+            ),
+            keras.layers.Dense(1, kernel_initializer="ones"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=True)
+    rng = np.random.RandomState(0)
+    x = rng.uniform(0, 1, size=(8, steps, 2)).astype("float32")
+    y = np.zeros((8, 1), "float32")
+    return model, x, y
+
+
+def _direct_gradients(loss_fn, variables, tensors, model):
+    """The reference: d loss_fn(tensors) / d (variables, tensors) by GradientTape or jax.grad."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tensors = [tf.convert_to_tensor(t) for t in tensors]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = loss_fn(tensors)
+        return tape.gradient(loss, (variables, tensors))
+    import jax
+
+    ids = {id(v) for v in variables}
+    others = [v for v in model.variables if id(v) not in ids]
+
+    def pure(values, tensors):
+        # Every variable read inside a StatelessScope must be mapped (regularizers read None).
+        mapping = list(zip(variables, values)) + [(v, v.value) for v in others]
+        with keras.StatelessScope(state_mapping=mapping):
+            return loss_fn(tensors)
+
+    return jax.grad(pure, argnums=(0, 1))([v.value for v in variables], list(tensors))
+
+
+# ---------------------------------------------------------------------------------------------
+# GradientClipping
+
+
+@pytest.mark.parametrize("mode", ["global_norm", "norm", "value"])
+def test_gradient_clipping_bounds_the_sgd_update(mode):
+    threshold, lr = 0.5, 0.01
+    model, x, y = _exploding_rnn()
+    before = _weights(model)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(threshold, mode=mode)])
+    deltas = [a - b for a, b in zip(_weights(model), before)]
+    if mode == "global_norm":
+        norm = np.sqrt(sum(np.sum(d * d) for d in deltas))
+        # The raw gradient is huge, so the clipped update sits exactly on the bound.
+        np.testing.assert_allclose(norm, lr * threshold, rtol=1e-3)
+    elif mode == "norm":
+        for d in deltas:
+            assert np.sqrt(np.sum(d * d)) <= lr * threshold * (1 + 1e-4)
+        assert max(np.sqrt(np.sum(d * d)) for d in deltas) == pytest.approx(lr * threshold, rel=1e-3)
+    else:
+        assert max(np.abs(d).max() for d in deltas) == pytest.approx(lr * threshold, rel=1e-3)
+    assert model.optimizer.global_clipnorm is None and model.optimizer.clipnorm is None
+    assert model.optimizer.clipvalue is None  # restored after fit
+
+
+def test_gradient_clipping_without_callback_explodes():
+    # The premise of the test above: unclipped, the same step is orders of magnitude larger.
+    model, x, y = _exploding_rnn()
+    before = _weights(model)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    norm = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(_weights(model), before)))
+    assert not np.isfinite(norm) or norm > 100 * 0.01 * 0.5
+
+
+def test_gradient_clipping_takes_effect_after_an_earlier_fit_and_follows_schedule():
+    lr = 0.01
+    model, x, y = _exploding_rnn(gain=1.2)
+    # An earlier fit traces the train step without clipping.
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(1.0)])
+    norms = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.before = _weights(self.model)
+
+        def on_epoch_end(self, epoch, logs=None):
+            after = _weights(self.model)
+            norms.append(np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(after, self.before))))
+
+    clip = GradientClipping(1.0, schedule={1: 0.1})
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[clip, Record()])
+    np.testing.assert_allclose(norms, [lr * 1.0, lr * 0.1], rtol=1e-3)
+    assert history.history["clip_threshold"] == [1.0, 0.1]
+
+
+def test_gradient_clipping_callable_schedule():
+    clip = GradientClipping(1.0, schedule=lambda epoch: 2.0 ** -epoch)
+    assert [clip.threshold_at(e) for e in range(3)] == [1.0, 0.5, 0.25]
+
+
+def test_gradient_clipping_refuses_double_clipping_and_override_replaces():
+    model, x, y = _exploding_rnn()
+    model.optimizer.clipvalue = 1e-6
+    with pytest.raises(ValueError, match="already clips"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(0.5)])
+    before = _weights(model)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[GradientClipping(0.5, override=True)])
+    norm = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(_weights(model), before)))
+    # Only the callback's global clip acted: clipvalue=1e-6 would give an update of ~1e-8.
+    np.testing.assert_allclose(norm, 0.01 * 0.5, rtol=1e-3)
+    assert model.optimizer.clipvalue == 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# SpectralNormBound and RecurrentWeightClipping
+
+
+def test_spectral_norm_bound_never_underestimates():
+    rng = np.random.RandomState(3)
+    for shape in [(16, 16), (8, 32), (12, 36), (5, 7)]:
+        w = rng.normal(size=shape).astype("float32")
+        constraint = SpectralNormBound(1.0)
+        estimate = np.array(constraint.largest_singular_values(w))
+        if shape == (5, 7):
+            exact = np.linalg.svd(w, compute_uv=False)[:1]
+        else:
+            exact = _block_singular_values(w)
+        n = shape[0]
+        assert np.all(estimate >= exact * (1 - 1e-5))
+        assert np.all(estimate <= exact * n ** (1 / 2 ** (12 + 2)) * (1 + 1e-5))
+        projected = np.array(constraint(w))
+        if shape != (5, 7):
+            assert np.all(_block_singular_values(projected) <= 1.0 + 1e-5)
+    # A kernel already inside the bound is left as it is.
+    small = 0.3 * np.linalg.qr(rng.normal(size=(10, 10)))[0].astype("float32")
+    np.testing.assert_allclose(np.array(SpectralNormBound(1.0)(small)), small, atol=1e-6)
+
+
+def test_spectral_norm_bound_validates_arguments():
+    with pytest.raises(ValueError, match="max_value"):
+        SpectralNormBound(0.0)
+    with pytest.raises(ValueError, match="squarings"):
+        SpectralNormBound(1.0, squarings=0)
+    with pytest.raises(ValueError, match="blocks"):
+        SpectralNormBound(1.0, blocks=3)(np.ones((4, 8), "float32"))
+
+
+def _rnn_stack(steps=15, units=8, gru=True):
+    orthogonal = keras.initializers.Orthogonal(gain=1.2, seed=2)
+    recurrent = [
+        keras.layers.SimpleRNN(units, activation="relu", recurrent_initializer=orthogonal, return_sequences=True),
+        keras.layers.GRU(units, recurrent_initializer=orthogonal, return_sequences=True),
+        keras.layers.LSTM(units, recurrent_initializer=orthogonal),
+    ]
+    if not gru:
+        del recurrent[1]
+    model = keras.Sequential([keras.Input((steps, 3)), *recurrent, keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05, clipnorm=1.0), loss="mse", jit_compile=True)
+    rng = np.random.RandomState(1)
+    x = rng.normal(size=(16, steps, 3)).astype("float32")
+    y = (3 * rng.normal(size=(16, 1))).astype("float32")
+    return model, x, y
+
+
+def test_recurrent_weight_clipping_bounds_singular_values_after_steps():
+    model, x, y = _rnn_stack(gru=False)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # traced without constraints
+    kernels = [layer.cell.recurrent_kernel for layer in model.layers[:2]]
+    assert max(_block_singular_values(keras.ops.convert_to_numpy(k)).max() for k in kernels) > 1.05
+    clip = RecurrentWeightClipping(max_singular_value=1.0)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[clip])
+    assert sorted(clip.attached) == sorted(layer.name for layer in model.layers[:2])
+    for kernel in kernels:
+        assert _block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 1.0 + 1e-3
+        assert kernel.constraint is None  # detached again after fit
+
+
+def test_recurrent_weight_clipping_selects_by_class_name_and_keeps_existing():
+    model, x, y = _rnn_stack()
+    rnn, gru, lstm = model.layers[:3]
+    own = keras.constraints.MaxNorm(5.0)
+    gru.cell.recurrent_kernel.constraint = own
+    clip = RecurrentWeightClipping(layers=["LSTM", "GRU"], max_singular_value=0.5)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[clip])
+    assert list(clip.attached) == [lstm.name]
+    assert _block_singular_values(keras.ops.convert_to_numpy(lstm.cell.recurrent_kernel)).max() <= 0.5 + 1e-3
+    assert gru.cell.recurrent_kernel.constraint is own
+    with pytest.raises(ValueError, match="already has a constraint"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[RecurrentWeightClipping(layers=[keras.layers.GRU], on_existing="raise")])
+
+
+class _VectorRecurrentCell(keras.layers.Layer):
+    """A minimal IndRNN-like cell (1-D recurrent weight) so the test needs no IndRNN branch."""
+
+    def __init__(self, units, recurrent_value, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.recurrent_value = recurrent_value
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units,),
+            initializer=keras.initializers.Constant(self.recurrent_value),
+            name="recurrent_kernel",
+        )
+
+    def call(self, inputs, states):
+        h = keras.ops.relu(keras.ops.matmul(inputs, self.kernel) + self.recurrent_kernel * states[0])
+        return h, [h]
+
+
+def test_recurrent_weight_clipping_applies_indrnn_bounds_to_vector_weights():
+    steps = 20
+    model = keras.Sequential(
+        [
+            keras.Input((steps, 2)),
+            keras.layers.RNN(_VectorRecurrentCell(4, 1.5), return_sequences=True, name="first"),
+            keras.layers.RNN(_VectorRecurrentCell(4, 0.0), name="last"),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=True)
+    x = np.random.RandomState(0).uniform(size=(8, steps, 2)).astype("float32")
+    y = np.ones((8, 1), "float32")
+    clip = RecurrentWeightClipping(last_layer=True)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[clip])
+    _, upper = keras_rnninit.constraints.indrnn_bounds(steps)
+    lower, _ = keras_rnninit.constraints.indrnn_bounds(steps, last_layer=True)
+    first = np.abs(keras.ops.convert_to_numpy(model.layers[0].cell.recurrent_kernel))
+    last = np.abs(keras.ops.convert_to_numpy(model.layers[1].cell.recurrent_kernel))
+    assert np.all(first <= upper + 1e-6) and np.all(first > 1.0)  # started at 1.5: projected
+    assert np.all(last >= lower - 1e-6) and np.all(last <= upper + 1e-6)  # started at 0
+    assert clip.attached["first"].min_abs == 0.0 and clip.attached["last"].min_abs == lower
+
+
+# ---------------------------------------------------------------------------------------------
+# GradientFlowMonitor
+
+
+def _monitored_model(steps=12):
+    model = keras.Sequential(
+        [
+            keras.Input((steps, 2)),
+            keras.layers.SimpleRNN(5, return_sequences=True, name="rnn"),
+            keras.layers.LSTM(4, name="lstm"),
+            keras.layers.Dense(1, name="head", kernel_regularizer=keras.regularizers.L2(0.01)),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
+    rng = np.random.RandomState(2)
+    x = rng.normal(size=(32, steps, 2)).astype("float32")
+    y = rng.normal(size=(32, 1)).astype("float32")
+    return model, x, y
+
+
+def _direct_measurement(model, x, y):
+    rnn, lstm, head = model.layers
+
+    def loss_from(start):
+        def loss_fn(tensors):
+            h = tensors[0]
+            for layer in model.layers[start:]:
+                h = layer(h)
+            data_loss = keras.ops.mean(keras.ops.square(y - h))
+            return data_loss + keras.ops.sum(model.losses)
+
+        return loss_fn
+
+    variables = list(model.trainable_variables)
+    grads, (dx,) = _direct_gradients(loss_from(0), variables, [x], model)
+    h1 = rnn(x)
+    _, (dh1,) = _direct_gradients(loss_from(1), [], [h1], model)
+    per_layer = {}
+    for layer in model.layers:
+        ids = {id(v) for v in layer.trainable_variables}
+        per_layer[layer.name] = np.sqrt(
+            sum(np.sum(np.square(keras.ops.convert_to_numpy(g))) for v, g in zip(variables, grads) if id(v) in ids)
+        )
+    return {
+        "global_norm": np.sqrt(sum(np.sum(np.square(keras.ops.convert_to_numpy(g))) for g in grads)),
+        "layer_norms": per_layer,
+        "timestep_norms": {
+            "rnn": np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(dx)), axis=(0, 2))),
+            "lstm": np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(dh1)), axis=(0, 2))),
+        },
+    }
+
+
+def test_gradient_flow_monitor_matches_direct_gradients(tmp_path):
+    model, x, y = _monitored_model()
+    held_out = (x[:8], y[:8])
+    monitor = GradientFlowMonitor(
+        data=held_out, csv_path=tmp_path / "flow.csv", plot_path=tmp_path / "flow.png"
+    )
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[monitor])
+    record = monitor.records[-1]
+    direct = _direct_measurement(model, *held_out)
+    np.testing.assert_allclose(record["global_norm"], direct["global_norm"], rtol=1e-4)
+    for name in ("rnn", "lstm", "head"):
+        np.testing.assert_allclose(record["layer_norms"][name], direct["layer_norms"][name], rtol=1e-4)
+    for name in ("rnn", "lstm"):
+        np.testing.assert_allclose(
+            record["timestep_norms"][name], direct["timestep_norms"][name], rtol=1e-4, atol=1e-9
+        )
+    # Scalars reach History, one value per epoch.
+    assert len(history.history["grad_norm"]) == 2
+    assert history.history["grad_norm"][-1] == pytest.approx(direct["global_norm"], rel=1e-4)
+    assert history.history["grad_last_step/lstm"][-1] == pytest.approx(direct["timestep_norms"]["lstm"][-1], rel=1e-4)
+    assert 1 <= history.history["grad_reach/rnn"][-1] <= 12
+    with open(tmp_path / "flow.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * 2 * 12
+    last_rnn = [float(r["norm"]) for r in rows if r["epoch"] == "1" and r["layer"] == "rnn"]
+    np.testing.assert_allclose(last_rnn, direct["timestep_norms"]["rnn"], rtol=1e-4, atol=1e-9)
+    assert os.path.getsize(tmp_path / "flow.png") > 1000
+
+
+def test_gradient_flow_monitor_every_n_batches_sees_current_weights():
+    model, x, y = _monitored_model()
+    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), frequency=2)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor])
+    assert [r["batch"] for r in monitor.records] == [1, 3]
+    # The last record was taken after the last update, so it equals the final weights' gradient.
+    direct = _direct_measurement(model, x[:8], y[:8])
+    np.testing.assert_allclose(monitor.records[-1]["global_norm"], direct["global_norm"], rtol=1e-4)
+    assert monitor.records[0]["global_norm"] != pytest.approx(direct["global_norm"], rel=1e-4)
+
+
+class _PoisonAtEpoch(keras.callbacks.Callback):
+    """Writes NaN into the head's kernel at the start of one epoch (a test-only device)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+        self.good = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.good = _weights(self.model)
+            kernel = self.model.layers[-1].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+@pytest.mark.parametrize("on_failure", ["raise", "stop"])
+def test_nan_gradient_stops_training_and_keeps_last_good_checkpoint(tmp_path, on_failure):
+    model, x, y = _monitored_model()
+    path = str(tmp_path / "last.keras")
+    poison = _PoisonAtEpoch(1)
+    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), on_failure=on_failure)
+    # With "stop", ModelCheckpoint keeps its last good file by saving only improvements
+    # (NaN never improves); with "raise", it never sees the bad epoch at all.
+    checkpoint = keras.callbacks.ModelCheckpoint(path, monitor="loss", save_best_only=on_failure == "stop")
+    callbacks = [poison, monitor, checkpoint]
+    if on_failure == "raise":
+        with pytest.raises(GradientFlowError, match="layer '.*' is not finite"):
+            model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+    else:
+        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+        assert len(history.history["loss"]) == 2
+        assert "not finite" in monitor.failure
+    restored = keras.models.load_model(path)
+    for saved, good in zip(_weights(restored), poison.good):
+        assert np.all(np.isfinite(saved))
+        np.testing.assert_allclose(saved, good, rtol=1e-6)
+
+
+def test_gradient_flow_monitor_max_norm_names_the_layer():
+    model, x, y = _exploding_rnn(gain=1.3)
+    monitor = GradientFlowMonitor(data=(x, y), max_norm=1e3, on_failure="raise")
+    with pytest.raises(GradientFlowError, match="layer '"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor, GradientClipping(1.0)])
+
+
+def test_gradient_flow_monitor_needs_data():
+    model, x, y = _monitored_model()
+    with pytest.raises(ValueError, match="data=None"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[GradientFlowMonitor()])
+
+
+# ---------------------------------------------------------------------------------------------
+# Construction and serialization
+
+
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        (lambda: GradientClipping(0.0), "threshold=0.0"),
+        (lambda: GradientClipping(1.0, mode="l2"), "mode='l2'"),
+        (lambda: GradientClipping(1.0, schedule={1: -1.0}), "schedule"),
+        (lambda: GradientClipping(1.0, schedule=3), "schedule=3"),
+        (lambda: RecurrentWeightClipping(max_singular_value=-1.0), "max_singular_value=-1.0"),
+        (lambda: RecurrentWeightClipping(timesteps=0), "timesteps=0"),
+        (lambda: RecurrentWeightClipping(gamma=0.5), "gamma"),
+        (lambda: RecurrentWeightClipping(on_existing="skip"), "on_existing='skip'"),
+        (lambda: RecurrentWeightClipping(layers=[3]), "layers="),
+        (lambda: GradientFlowMonitor(frequency=0), "frequency=0"),
+        (lambda: GradientFlowMonitor(on_failure="warn"), "on_failure='warn'"),
+        (lambda: GradientFlowMonitor(data=(1,)), "data="),
+        (lambda: GradientFlowMonitor(reach_fraction=2.0), "reach_fraction=2.0"),
+    ],
+)
+def test_bad_arguments_raise_value_error(factory, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        factory()
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        GradientClipping(0.3, mode="value", schedule={2: 0.1}, override=True),
+        RecurrentWeightClipping(
+            layers=["lstm", keras.layers.GRU], max_singular_value=0.9, timesteps=100, last_layer=True
+        ),
+        GradientFlowMonitor(layers=["rnn"], frequency=5, max_norm=1e4, on_failure="raise", csv_path="a.csv"),
+        SpectralNormBound(0.9, squarings=10, blocks=4),
+    ],
+)
+def test_config_round_trip(instance):
+    config = instance.get_config()
+    restored = type(instance).from_config(config)
+    assert restored.get_config() == config
+    serialized = keras.saving.serialize_keras_object(instance)
+    assert serialized["registered_name"].startswith("keras_rnninit>")
+    assert keras.saving.deserialize_keras_object(serialized).get_config() == config
+
+
+def test_spectral_norm_bound_in_saved_model(tmp_path):
+    model = keras.Sequential(
+        [
+            keras.Input((5, 2)),
+            keras.layers.LSTM(3, recurrent_constraint=SpectralNormBound(0.8)),
+        ]
+    )
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    constraint = restored.layers[0].cell.recurrent_constraint
+    assert isinstance(constraint, SpectralNormBound) and constraint.max_value == 0.8
