@@ -434,15 +434,18 @@ def plot_gradient_flow(runs, path=None, title=None):
             names.extend(n for n in record["timestep_norms"] if n not in names)
         panels.extend((label, name, records) for name in names)
     figure = Figure(figsize=(6.4 * max(1, len(panels)), 4.4), layout="constrained")
-    axes = figure.subplots(1, max(1, len(panels)), squeeze=False)[0]
+    axes = figure.subplots(1, max(1, len(panels)), squeeze=False, sharey=True)[0]
     for axis, (label, name, records) in zip(axes, panels):
         series = [r for r in records if name in r["timestep_norms"]]
         for i, record in enumerate(series):
             shade = 0.25 + 0.75 * (i + 1) / len(series)
             norms = record["timestep_norms"][name]
-            when = f"epoch {record['epoch']}" + (
-                "" if record.get("batch") is None else f" batch {record['batch']}"
-            )
+            if record.get("epoch") is None:
+                when = "before training"
+            else:
+                when = f"epoch {record['epoch']}" + (
+                    "" if record.get("batch") is None else f" batch {record['batch']}"
+                )
             axis.semilogy(np.arange(len(norms)), np.maximum(norms, 1e-30), color=(0.1, 0.3, 0.8, shade), label=when)
         axis.set_xlabel("time step t")
         axis.set_ylabel("||dL/dx_t||")
