@@ -471,3 +471,15 @@ def test_spectral_norm_bound_in_saved_model(tmp_path):
     restored = keras.models.load_model(tmp_path / "m.keras")
     constraint = restored.layers[0].cell.recurrent_constraint
     assert isinstance(constraint, SpectralNormBound) and constraint.max_value == 0.8
+
+
+def test_gradient_clipping_configures_the_inner_optimizer_of_a_loss_scale_optimizer():
+    x = np.full((8, 4), 1000.0, "float32")
+    y = np.zeros((8, 1), "float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, kernel_initializer="ones")])
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.1))
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=True)
+    before = _weights(model)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(1.0)])
+    norm = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(_weights(model), before)))
+    np.testing.assert_allclose(norm, 0.1 * 1.0, rtol=1e-4)
