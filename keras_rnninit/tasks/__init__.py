@@ -1,0 +1,30 @@
+"""tf.data pipelines for the benchmark tasks of the IRNN, np-RNN and IndRNN papers.
+
+Every task function returns a `TaskData(train, validation, test, info)`: three batched, prefetched
+`tf.data.Dataset`s of `(inputs, targets)` (training shuffled) and a JSON-friendly `info` dict that
+describes shapes, the suggested loss and metrics, the trivial baseline, sizes and seeds.
+The pipelines need TensorFlow (`pip install keras-rnninit[tensorflow]`); they feed models on any
+Keras backend.
+"""
+
+from keras_rnninit.tasks.common import TaskData
+from keras_rnninit.tasks.common import measure_throughput
+from keras_rnninit.tasks.synthetic import ADDING_BASELINE_MSE
+from keras_rnninit.tasks.synthetic import MARKER_RULES
+from keras_rnninit.tasks.synthetic import MULTIPLICATION_BASELINE_MSE
+from keras_rnninit.tasks.synthetic import PARITY_CHANCE_ACCURACY
+from keras_rnninit.tasks.synthetic import adding_problem
+from keras_rnninit.tasks.synthetic import multiplication_problem
+from keras_rnninit.tasks.synthetic import parity
+
+__all__ = [
+    "ADDING_BASELINE_MSE",
+    "MARKER_RULES",
+    "MULTIPLICATION_BASELINE_MSE",
+    "PARITY_CHANCE_ACCURACY",
+    "TaskData",
+    "adding_problem",
+    "measure_throughput",
+    "multiplication_problem",
+    "parity",
+]
