@@ -190,3 +190,76 @@ def test_measure_throughput_counts_examples():
 def test_package_exposes_tasks_lazily():
     assert keras_rnninit.tasks is tasks
     assert "tasks" in keras_rnninit.__all__
+
+
+# --------------------------------------------------------------------------------------------
+# Pixel MNIST (tfds.testing.mock_data: random images, offline, identical train and test splits)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mock_mnist(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=40):
+        raw = list(
+            tfds.load("mnist", split="train", as_supervised=True, data_dir=str(tmp_path))
+            .as_numpy_iterator()
+        )
+        images = np.stack([image for image, _ in raw]).reshape(40, 784)
+        labels = np.array([label for _, label in raw])
+        yield str(tmp_path), images, labels
+
+
+def test_pixel_mnist_sequences_splits_and_scaling(mock_mnist):
+    data_dir, images, labels = mock_mnist
+    data = tasks.pixel_mnist(batch_size=8, validation_size=10, data_dir=data_dir, seed=1)
+    assert data.info["sizes"] == {"train": 30, "validation": 10, "test": 40}
+    assert data.info["permutation"] is None and data.info["input_shape"] == (784, 1)
+    x, y = next(iter(data.train))
+    assert x.shape == (8, 784, 1) and x.dtype == tf.float32
+    assert y.shape == (8,) and y.dtype == tf.int32
+    # Validation = the last 10 training images in file order, scaled to [0, 1].
+    val_x, val_y = _arrays(data.validation)
+    np.testing.assert_allclose(val_x[..., 0], images[30:] / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(val_y, labels[30:])
+    # Training = the other 30 (3 full batches of 8, remainder dropped), shuffled.
+    train_x, train_y = _arrays(data.train)
+    assert train_x.shape == (24, 784, 1)
+    first_30 = {row.tobytes() for row in (images[:30] / 255.0).astype(np.float32)}
+    assert {row.tobytes() for row in train_x[..., 0]} <= first_30
+    assert not np.array_equal(train_y, labels[:24])  # shuffled (fails with prob. ~1e-20)
+
+
+def test_permuted_pixel_mnist_permutation_is_fixed_and_reusable(mock_mnist):
+    data_dir, images, _ = mock_mnist
+    data = tasks.permuted_pixel_mnist(batch_size=8, validation_size=10, data_dir=data_dir, seed=7)
+    permutation = np.array(data.info["permutation"])
+    assert data.info["name"] == "permuted_pixel_mnist"
+    np.testing.assert_array_equal(np.sort(permutation), np.arange(784))
+    assert not np.array_equal(permutation, np.arange(784))
+    np.testing.assert_array_equal(permutation, tasks.mnist_permutation(7))
+    assert not np.array_equal(permutation, tasks.mnist_permutation(8))
+    val_x, _ = _arrays(data.validation)
+    np.testing.assert_allclose(val_x[..., 0], images[30:, permutation] / 255.0, rtol=1e-6)
+    # A stored permutation (e.g. from a run's JSON config) reproduces the same sequences.
+    stored = json.loads(json.dumps(data.info))["permutation"]
+    again = tasks.pixel_mnist(permutation=stored, batch_size=8, validation_size=10,
+                              data_dir=data_dir, seed=0)
+    np.testing.assert_array_equal(_arrays(again.validation)[0], val_x)
+    # Two builds with the same seed give the same training batches.
+    twin = tasks.permuted_pixel_mnist(batch_size=8, validation_size=10, data_dir=data_dir, seed=7)
+    np.testing.assert_array_equal(_arrays(twin.train)[1], _arrays(data.train)[1])
+
+
+def test_pixel_mnist_row_by_row_and_bad_arguments(mock_mnist):
+    data_dir, images, _ = mock_mnist
+    data = tasks.pixel_mnist(row_by_row=True, batch_size=8, validation_size=10, data_dir=data_dir)
+    test_x, _ = _arrays(data.test)
+    assert test_x.shape == (40, 28, 28) and data.info["timesteps"] == 28
+    np.testing.assert_allclose(test_x.reshape(40, 784), images / 255.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="Received: permutation"):
+        tasks.pixel_mnist(permutation=[0, 1, 2], data_dir=data_dir)
+    with pytest.raises(ValueError, match="Received: validation_size=40"):
+        tasks.pixel_mnist(validation_size=40, data_dir=data_dir)
+    with pytest.raises(ValueError, match="Received: permute=True"):
+        tasks.permuted_pixel_mnist(permute=True)

@@ -9,6 +9,10 @@ Keras backend.
 
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import measure_throughput
+from keras_rnninit.tasks.mnist import MNIST_CHANCE_ACCURACY
+from keras_rnninit.tasks.mnist import mnist_permutation
+from keras_rnninit.tasks.mnist import permuted_pixel_mnist
+from keras_rnninit.tasks.mnist import pixel_mnist
 from keras_rnninit.tasks.synthetic import ADDING_BASELINE_MSE
 from keras_rnninit.tasks.synthetic import MARKER_RULES
 from keras_rnninit.tasks.synthetic import MULTIPLICATION_BASELINE_MSE
@@ -20,11 +24,15 @@ from keras_rnninit.tasks.synthetic import parity
 __all__ = [
     "ADDING_BASELINE_MSE",
     "MARKER_RULES",
+    "MNIST_CHANCE_ACCURACY",
     "MULTIPLICATION_BASELINE_MSE",
     "PARITY_CHANCE_ACCURACY",
     "TaskData",
     "adding_problem",
     "measure_throughput",
+    "mnist_permutation",
     "multiplication_problem",
     "parity",
+    "permuted_pixel_mnist",
+    "pixel_mnist",
 ]
