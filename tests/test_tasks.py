@@ -263,3 +263,96 @@ def test_pixel_mnist_row_by_row_and_bad_arguments(mock_mnist):
         tasks.pixel_mnist(validation_size=40, data_dir=data_dir)
     with pytest.raises(ValueError, match="Received: permute=True"):
         tasks.permuted_pixel_mnist(permute=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Character-level Penn Treebank (small generated files in the PTB character format)
+# --------------------------------------------------------------------------------------------
+
+
+def _write_ptb_char_files(folder, seed=0, lines=(60, 20, 20)):
+    """Writes ptb.char.*.txt files: space-separated characters, '_' between words."""
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefghij")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, count in zip(("train", "valid", "test"), lines):
+        text_lines = []
+        for _ in range(count):
+            words = [" ".join(rng.choice(letters, size=rng.integers(1, 6))) for _ in range(4)]
+            text_lines.append(" _ ".join(words))
+        (folder / f"ptb.char.{name}.txt").write_text("\n".join(text_lines) + "\n")
+
+
+def test_read_characters_ptb_format(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("a b _ c\nd\n")
+    assert tasks.read_characters(path) == ["a", "b", "_", "c", "\n", "d", "\n"]
+    assert tasks.read_characters(path, tokenization="characters") == list("a b _ c\nd\n")
+    with pytest.raises(ValueError, match="Received: tokenization='words'"):
+        tasks.read_characters(path, tokenization="words")
+
+
+def test_language_model_windows_continue_row_by_row():
+    ids = np.arange(1000) % 97
+    batch_size, timesteps = 4, 9
+    batches = list(
+        tasks.language_model_windows(ids, batch_size=batch_size, timesteps=timesteps)
+        .as_numpy_iterator()
+    )
+    stream_length = 1000 // batch_size
+    assert len(batches) == (stream_length - 1) // timesteps
+    for k, (inputs, targets) in enumerate(batches):
+        assert inputs.shape == targets.shape == (batch_size, timesteps)
+        assert inputs.dtype == np.int32
+        np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])  # next-token targets
+        if k + 1 < len(batches):
+            # Row b of batch k+1 starts exactly where row b of batch k stopped.
+            np.testing.assert_array_equal(batches[k + 1][0][:, 0], targets[:, -1])
+    rows = np.concatenate([inputs for inputs, _ in batches], axis=1)
+    for b in range(batch_size):
+        start = b * stream_length
+        np.testing.assert_array_equal(rows[b], ids[start : start + rows.shape[1]])
+    with pytest.raises(ValueError, match="Received: 10 ids"):
+        tasks.language_model_windows(np.arange(10), batch_size=2, timesteps=5)
+
+
+def test_penn_treebank_characters_from_files(tmp_path):
+    _write_ptb_char_files(tmp_path / "simple-examples" / "data")
+    data = tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=7, batch_size=4,
+                                          eval_batch_size=2)
+    info = data.info
+    vocabulary = info["vocabulary"]
+    assert vocabulary == sorted(set("abcdefghij_\n"))
+    assert info["num_classes"] == 12
+    assert info["baseline"]["bits_per_character_uniform"] == pytest.approx(np.log2(12))
+    # Unigram baseline sits below uniform (the '_' and newline frequencies differ from letters).
+    assert info["baseline"]["bits_per_character_unigram"] < np.log2(12)
+    train_tokens = tasks.read_characters(tmp_path / "simple-examples/data/ptb.char.train.txt")
+    assert info["sizes"]["train"] == len(train_tokens)
+    # Decoding the first training row gives the first characters of the training file.
+    inputs, targets = next(iter(data.train))
+    assert inputs.shape == (4, 7) and inputs.dtype == tf.int32
+    decoded = [vocabulary[i] for i in inputs.numpy()[0]]
+    assert decoded == train_tokens[:7]
+    test_batches = list(data.test.as_numpy_iterator())
+    assert test_batches[0][0].shape == (2, 7) and len(test_batches) == info["steps"]["test"]
+    # Same files and vocabulary give the same batches.
+    again = tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=7, batch_size=4,
+                                           vocabulary=vocabulary)
+    np.testing.assert_array_equal(next(iter(again.train))[0], inputs)
+    assert tasks.bits_per_character(np.log(2.0) * 1.5) == pytest.approx(1.5)
+
+
+def test_penn_treebank_characters_errors(tmp_path):
+    _write_ptb_char_files(tmp_path)
+    with pytest.raises(ValueError, match="tokens outside the vocabulary"):
+        tasks.penn_treebank_characters(data_dir=tmp_path, vocabulary=list("abc"), batch_size=2)
+    with pytest.raises(ValueError, match="too short"):
+        tasks.penn_treebank_characters(data_dir=tmp_path, batch_size=4096)
+    with pytest.raises(ValueError, match="Received: data_dir="):
+        tasks.penn_treebank_characters(data_dir=tmp_path / "missing")
+    (tmp_path / "ptb.char.test.txt").unlink()
+    with pytest.raises(ValueError, match="ptb.char.test.txt"):
+        tasks.penn_treebank_characters(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="Received: timesteps=0"):
+        tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=0)

@@ -20,6 +20,10 @@ from keras_rnninit.tasks.synthetic import PARITY_CHANCE_ACCURACY
 from keras_rnninit.tasks.synthetic import adding_problem
 from keras_rnninit.tasks.synthetic import multiplication_problem
 from keras_rnninit.tasks.synthetic import parity
+from keras_rnninit.tasks.text import bits_per_character
+from keras_rnninit.tasks.text import language_model_windows
+from keras_rnninit.tasks.text import penn_treebank_characters
+from keras_rnninit.tasks.text import read_characters
 
 __all__ = [
     "ADDING_BASELINE_MSE",
@@ -29,10 +33,14 @@ __all__ = [
     "PARITY_CHANCE_ACCURACY",
     "TaskData",
     "adding_problem",
+    "bits_per_character",
+    "language_model_windows",
     "measure_throughput",
     "mnist_permutation",
     "multiplication_problem",
     "parity",
+    "penn_treebank_characters",
     "permuted_pixel_mnist",
     "pixel_mnist",
+    "read_characters",
 ]
