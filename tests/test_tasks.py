@@ -540,14 +540,39 @@ def test_ucf101_features_with_mock_data(tmp_path):
     np.testing.assert_array_equal(_arrays(again.test)[0], test_x)
 
 
-def test_ucf101_features_named_extractor_and_errors(tmp_path):
+@pytest.mark.slow  # Builds and compiles MobileNetV2: ~25 s on JAX.
+def test_ucf101_features_named_extractor(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=2):
         data = tasks.ucf101_features(feature_extractor="MobileNetV2", weights=None, frames=2,
                                      image_size=32, batch_size=1, data_dir=str(tmp_path))
     assert data.info["input_shape"] == (2, 1280)
     assert data.info["feature_extractor"] == "MobileNetV2"
+
+
+def test_ucf101_features_errors():
     with pytest.raises(ValueError, match="Received: feature_extractor='AlexNet'"):
         tasks.ucf101_features(feature_extractor="AlexNet")
     with pytest.raises(ValueError, match="Received: image_size=16"):
         tasks.ucf101_features(image_size=16)
+
+
+# --------------------------------------------------------------------------------------------
+# The datasets feed Keras models on the current backend, compiled
+# --------------------------------------------------------------------------------------------
+
+
+def test_training_batches_have_static_shapes_and_fit_a_compiled_model():
+    import keras
+
+    data = tasks.adding_problem(timesteps=20, **SMALL)
+    inputs_spec, targets_spec = data.train.element_spec
+    # Full training batches only: one static shape, so XLA compiles the train step once.
+    assert inputs_spec.shape == (32, 20, 2) and targets_spec.shape == (32, 1)
+    model = keras.Sequential(
+        [keras.Input(data.info["input_shape"]), keras.layers.SimpleRNN(4), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="adam", loss=data.info["loss"], jit_compile=True)
+    history = model.fit(data.train, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][0])
+    assert np.isfinite(model.evaluate(data.validation, verbose=0))
