@@ -20,8 +20,8 @@ def _seed_everything():
 def run_in_fresh_process():
     """Runs Python source in a new interpreter (same backend) and returns its stdout."""
 
-    def run(source):
-        env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    def run(source, **environment):
+        env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), **environment)
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
         result = subprocess.run(
             [sys.executable, "-c", textwrap.dedent(source)],
