@@ -35,6 +35,7 @@ __all__ += [
     "SpectralNormBound",
 ]
 
+
 def __getattr__(name):
     # `keras_rnninit.tasks` needs TensorFlow (tf.data), an optional dependency: import it on first
     # use so that `import keras_rnninit` works on a JAX-only install.
