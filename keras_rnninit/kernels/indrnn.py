@@ -330,8 +330,8 @@ def _image(m2, d2, lo, hi):
     """The sorted image [low, high] of [lo, hi] under h -> m2*h + d2 (d2 when m2 == 0, where
     m2 * inf would be nan)."""
     flat = ops.equal(m2, 0)
-    p = ops.where(flat, d2, d2 + m2 * lo)
-    q = ops.where(flat, d2, d2 + m2 * hi)
+    p = d2 + m2 * ops.where(flat, 0.0, lo)
+    q = d2 + m2 * ops.where(flat, 0.0, hi)
     return ops.minimum(p, q), ops.maximum(p, q)
 
 
