@@ -300,7 +300,9 @@ class IndRNN(keras.layers.RNN):
     Each step `h -> clip(a + u*h, lo, hi)` is then a clamp-affine map, and these compose in
     closed form. tanh and sigmoid run `"sequential"` only; any other activation runs Keras'
     loop over the cell. Forcing a method that cannot run the configuration raises `ValueError`.
-    Masking (a masked step keeps the state), `go_backwards`, `initial_state`, `stateful`,
+    Masking (a masked step keeps the state and outputs it, as Keras' loop does on JAX; Keras'
+    TensorFlow loop outputs zeros instead at masked steps before the first unmasked one),
+    `go_backwards`, `initial_state`, `stateful`,
     `return_state`, dropout and mixed precision work with every method (float16 and bfloat16
     recurrences are computed in float32).
 
