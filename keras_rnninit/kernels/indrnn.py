@@ -91,8 +91,8 @@ def select_method(spec, timesteps, device=None):
     - on a CPU: "sequential". Measured on a 2-core CPU (B=32, H=128, T=1000, XLA): the loop's
       per-step overhead is small next to the element-wise work, and the chunked and parallel
       scans do several times more of that work (chunked 3-8x, parallel 15-30x slower there);
-    - on a GPU or TPU, T >= 32: "parallel" (log T depth instead of T dependent steps; not
-      measured in this project, as no accelerator was at hand).
+    - on any other device (GPU, TPU), T >= 32: "parallel" (log T depth instead of T dependent
+      steps; not measured in this project, as no accelerator was at hand).
     """
     if spec is None:
         return None
@@ -100,7 +100,7 @@ def select_method(spec, timesteps, device=None):
         return "sequential"
     if device is None:
         device = _loops.device_kind()
-    return "parallel" if device in ("gpu", "tpu") else "sequential"
+    return "sequential" if device == "cpu" else "parallel"
 
 
 def default_chunk_size(timesteps):

@@ -454,10 +454,12 @@ class IndRNN(keras.layers.RNN):
             # The mask RNN.call drew for this batch: shared by every step.
             dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        # Time-major before the projection: moving (batch, T, input_dim) costs less than moving
+        # (batch, T, units) when input_dim is small, and the loops run over the leading axis.
+        sequences = ops.transpose(sequences, (1, 0, 2))
         projected = ops.matmul(sequences, ops.cast(cell.kernel, sequences.dtype))
         if cell.bias is not None:
             projected = projected + ops.cast(cell.bias, sequences.dtype)
-        projected = ops.transpose(projected, (1, 0, 2))
         if mask is not None:
             mask = ops.transpose(ops.cast(mask, "bool"), (1, 0))
         if self.go_backwards:
