@@ -7,23 +7,24 @@ runs over time is element-wise. Three ways to run it:
 - "parallel": for activations that are clips of a line, each step `h -> clip(a + u*h, lo, hi)`
   is a clamp-affine map `(m, d, lo, hi)`; these compose in closed form (see `_compose_clamped`),
   so the states are an associative scan of the step maps (log T depth).
-- "chunked": sequential inside chunks of C steps but for all chunks at once (the loop carries
-  each chunk's composed map), then an associative scan over the T/C chunk summaries, then one
-  vectorised application of every prefix map to its chunk's start state: C ~ sqrt(T) loop
-  iterations instead of T.
+- "chunked" (clip activations too): a C-step loop run for all T/C chunks at once composes each
+  chunk's step maps, an associative scan over these chunk maps gives every chunk's start
+  state, and a second C-step loop over all chunks computes the states: 2C ~ 2 sqrt(T) loop
+  iterations instead of T, for several times more element-wise work.
 
 The backward pass is written by hand (`keras.ops.custom_gradient`) and keeps only the states:
 with `D_t = f'(z_t)` (recovered from the state `h_t`, zero at masked steps) and
 `J_t = u * D_t` (1 at masked steps, which copy the state),
 
 ```
-delta_t = g_t + J_{t+1} * delta_{t+1}        (a reverse linear recurrence, delta_T = 0)
+delta_t = g_t + J_{t+1} * delta_{t+1}        (a reverse linear recurrence, delta_{T+1} = 0)
 da_t    = delta_t * D_t
 du      = sum over t, batch of da_t * h_{t-1}
 dh_0    = J_1 * delta_1
 ```
 
-and the reverse recurrence runs by the same method as the forward pass. Autodiff through a loop
+and the reverse recurrence runs by the same method as the forward pass (`g_t` is the gradient
+reaching the state h_t from outside). Autodiff through a loop
 would instead make XLA's TensorFlow training time grow as T^2 in stacks returning sequences.
 """
 
