@@ -211,6 +211,10 @@ def _make_kernel(spec, method, chunk_size, masked):
         # TF and JAX pass the output gradient positionally; torch passes `upstream=`.
         return args[-1] if upstream is None else upstream
 
+    if keras.backend.backend() == "numpy":
+        # The NumPy backend has no gradients (its custom_gradient only warns): forward only.
+        return lambda a, u, h0, m=None: forward(a, u, h0, m)
+
     if masked:
 
         @ops.custom_gradient
