@@ -423,3 +423,17 @@ def test_forced_method_needs_a_static_length():
     with pytest.raises(ValueError, match="timesteps=None"):
         IndRNN(4, method="chunked").resolve_method(None)
     assert IndRNN(4, method="sequential").resolve_method(None) == "sequential"
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="only TensorFlow traces unknown dimensions")
+@pytest.mark.parametrize("method", ["sequential", "chunked", "parallel"])
+def test_unknown_batch_and_length_on_tensorflow(method):
+    import tensorflow as tf
+
+    x, _, _ = _data(7)
+    layer = IndRNN(5, method=method, return_sequences=True, **INITIALIZERS)
+    expected = ops.convert_to_numpy(layer(x))
+    # The forced scans need a static length; the sequential loop also runs with an unknown one.
+    length = None if method == "sequential" else 7
+    run = tf.function(layer, input_signature=[tf.TensorSpec((None, length, 4))], jit_compile=True)
+    np.testing.assert_allclose(run(x).numpy(), expected, rtol=1e-5, atol=1e-6)
