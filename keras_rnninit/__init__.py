@@ -17,4 +17,15 @@ __all__ = [
     "MagnitudeBound",
     "NPInitializer",
     "__version__",
+    "tasks",
 ]
+
+
+def __getattr__(name):
+    # `keras_rnninit.tasks` needs TensorFlow (tf.data), an optional dependency: import it on first
+    # use so that `import keras_rnninit` works on a JAX-only install.
+    if name == "tasks":
+        import importlib
+
+        return importlib.import_module("keras_rnninit.tasks")
+    raise AttributeError(f"module 'keras_rnninit' has no attribute {name!r}")

@@ -1,0 +1,46 @@
+"""tf.data pipelines for the benchmark tasks of the IRNN, np-RNN and IndRNN papers.
+
+Every task function returns a `TaskData(train, validation, test, info)`: three batched, prefetched
+`tf.data.Dataset`s of `(inputs, targets)` (training shuffled) and a JSON-friendly `info` dict that
+describes shapes, the suggested loss and metrics, the trivial baseline, sizes and seeds.
+The pipelines need TensorFlow (`pip install keras-rnninit[tensorflow]`); they feed models on any
+Keras backend.
+"""
+
+from keras_rnninit.tasks.common import TaskData
+from keras_rnninit.tasks.common import measure_throughput
+from keras_rnninit.tasks.mnist import MNIST_CHANCE_ACCURACY
+from keras_rnninit.tasks.mnist import mnist_permutation
+from keras_rnninit.tasks.mnist import permuted_pixel_mnist
+from keras_rnninit.tasks.mnist import pixel_mnist
+from keras_rnninit.tasks.synthetic import ADDING_BASELINE_MSE
+from keras_rnninit.tasks.synthetic import MARKER_RULES
+from keras_rnninit.tasks.synthetic import MULTIPLICATION_BASELINE_MSE
+from keras_rnninit.tasks.synthetic import PARITY_CHANCE_ACCURACY
+from keras_rnninit.tasks.synthetic import adding_problem
+from keras_rnninit.tasks.synthetic import multiplication_problem
+from keras_rnninit.tasks.synthetic import parity
+from keras_rnninit.tasks.text import bits_per_character
+from keras_rnninit.tasks.text import language_model_windows
+from keras_rnninit.tasks.text import penn_treebank_characters
+from keras_rnninit.tasks.text import read_characters
+
+__all__ = [
+    "ADDING_BASELINE_MSE",
+    "MARKER_RULES",
+    "MNIST_CHANCE_ACCURACY",
+    "MULTIPLICATION_BASELINE_MSE",
+    "PARITY_CHANCE_ACCURACY",
+    "TaskData",
+    "adding_problem",
+    "bits_per_character",
+    "language_model_windows",
+    "measure_throughput",
+    "mnist_permutation",
+    "multiplication_problem",
+    "parity",
+    "penn_treebank_characters",
+    "permuted_pixel_mnist",
+    "pixel_mnist",
+    "read_characters",
+]

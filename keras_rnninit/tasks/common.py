@@ -1,0 +1,162 @@
+"""Shared pieces of the task pipelines: the `TaskData` record, argument checks, throughput."""
+
+import numbers
+import time
+from typing import Any
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+SPLITS = ("train", "validation", "test")
+
+
+class TaskData(NamedTuple):
+    """The three splits of a benchmark task and a description of it.
+
+    A named tuple, so both `data.train` and `train, validation, test, info = data` work.
+
+    Attributes:
+        train: `tf.data.Dataset` of batched `(inputs, targets)`, shuffled (unless the task keeps
+            order on purpose, as the character language model does), prefetched.
+        validation: `tf.data.Dataset` of batched `(inputs, targets)` in a fixed order.
+        test: `tf.data.Dataset` of batched `(inputs, targets)` in a fixed order.
+        info: `dict` of plain Python values (JSON-serialisable, so it can be stored in a run's
+            config). Keys present for every task:
+            `name`, `input_shape` (one example, no batch axis), `input_dtype`, `target_shape`,
+            `target_dtype`, `output_kind` (`"regression"`, `"classification"`,
+            `"binary_per_step"`, `"binary"` or `"classification_per_step"`), `num_classes`
+            (`None` for regression), `loss` and `metrics` (suggested Keras names, for a model whose
+            last layer applies the matching activation: none for regression, sigmoid for
+            binary, softmax for classification), `baseline` (what a trivial predictor scores,
+            e.g. `{"mse": 1/6}` or `{"accuracy": 0.5}`), `batch_size`, `sizes` (examples per
+            split), `steps` (batches per split), `seed`, `reference` (paper).
+    """
+
+    train: Any
+    validation: Any
+    test: Any
+    info: dict
+
+
+def check_int(name, value, minimum=0, owner=""):
+    """Returns `int(value)` or raises a `ValueError` naming the argument."""
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < minimum
+    ):
+        raise ValueError(
+            f"{owner} expects `{name}` to be an integer >= {minimum}. "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_choice(name, value, choices, owner=""):
+    """Returns `value` if it is one of `choices`, else raises a `ValueError` naming it."""
+    if value not in choices:
+        raise ValueError(
+            f"{owner} expects `{name}` to be one of {list(choices)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def num_batches(size, batch_size, drop_remainder):
+    """Number of batches `tf.data.Dataset.batch` makes from `size` examples."""
+    return size // batch_size if drop_remainder else -(-size // batch_size)
+
+
+def finish(
+    dataset, *, batch_size, shuffle, seed, shuffle_buffer, drop_remainder, batch_map=None
+):
+    """Shuffles (optionally), batches, maps `batch_map` over whole batches, prefetches.
+
+    Mapping after batching runs one vectorised op per batch instead of one per example.
+    """
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if batch_map is not None:
+        dataset = dataset.map(batch_map, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def _count_examples(element):
+    leaf = tf.nest.flatten(element)[0]
+    shape = getattr(leaf, "shape", None)
+    if shape is None or len(shape) == 0:
+        return 1
+    return int(shape[0])
+
+
+def measure_throughput(dataset, *, batches=100, warmup_batches=5):
+    """Measures how fast a dataset delivers examples (the input pipeline alone, no model).
+
+    Iterates `warmup_batches` batches (filling prefetch buffers and tracing the map functions),
+    then times the next `batches` batches. Examples are counted from the leading axis of the first
+    tensor of each element, so a batched `(inputs, targets)` dataset counts its batch sizes.
+    The dataset is repeated if it is shorter than `warmup_batches + batches`.
+
+    Args:
+        dataset: A `tf.data.Dataset` of batched elements (e.g. `TaskData.train`).
+        batches: Number of timed batches, `>= 1`. Defaults to `100`.
+        warmup_batches: Untimed batches before the timing starts, `>= 0`. Defaults to `5`.
+
+    Returns:
+        A `dict` with `examples_per_second`, `batches_per_second`, `seconds` (timed wall-clock
+        time), `batches` and `examples` (timed counts).
+
+    Example:
+
+    ```python
+    data = keras_rnninit.tasks.adding_problem(timesteps=1000)
+    print(keras_rnninit.tasks.measure_throughput(data.train, batches=50))
+    ```
+    """
+    owner = "measure_throughput"
+    batches = check_int("batches", batches, minimum=1, owner=owner)
+    warmup_batches = check_int("warmup_batches", warmup_batches, minimum=0, owner=owner)
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            f"{owner} expects `dataset` to be a tf.data.Dataset. Received: dataset={dataset!r}"
+        )
+    iterator = iter(dataset.repeat())
+    for _ in range(warmup_batches):
+        next(iterator)
+    examples = 0
+    start = time.perf_counter()
+    for _ in range(batches):
+        examples += _count_examples(next(iterator))
+    seconds = time.perf_counter() - start
+    return {
+        "examples_per_second": examples / seconds,
+        "batches_per_second": batches / seconds,
+        "seconds": seconds,
+        "batches": batches,
+        "examples": examples,
+    }
+
+
+def as_numpy_batches(dataset, limit=None):
+    """Lists the first `limit` batches of a dataset as NumPy arrays (a small test/debug helper)."""
+    out = []
+    for i, element in enumerate(dataset.as_numpy_iterator()):
+        if limit is not None and i >= limit:
+            break
+        out.append(element)
+    return out
+
+
+def to_builtin(value):
+    """Converts NumPy scalars and arrays inside `info` to plain Python values."""
+    if isinstance(value, dict):
+        return {key: to_builtin(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_builtin(item) for item in value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,221 @@
+"""Pixel-by-pixel MNIST and permuted pixel MNIST, read through TensorFlow Datasets.
+
+The image is fed one pixel per step (784 steps of 1 value) and the class is read at the last
+step, the long-range classification benchmark of the IRNN and IndRNN papers. The permuted variant
+applies one fixed random permutation to the 784 positions, which destroys the local structure
+that makes the plain order easy and spreads the informative pixels across the whole sequence.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_rnninit.tasks.common import TaskData
+from keras_rnninit.tasks.common import check_int
+from keras_rnninit.tasks.common import finish
+from keras_rnninit.tasks.common import num_batches
+
+NUM_PIXELS = 784
+NUM_CLASSES = 10
+MNIST_CHANCE_ACCURACY = 0.1
+
+
+def mnist_permutation(seed):
+    """The fixed pixel permutation that `pixel_mnist(permute=True, seed=seed)` uses.
+
+    Args:
+        seed: Non-negative integer.
+
+    Returns:
+        A NumPy int array with a permutation of `range(784)`: step `t` of a permuted sequence
+        shows pixel `permutation[t]` of the row-major flattened image.
+    """
+    seed = check_int("seed", seed, minimum=0, owner="mnist_permutation")
+    return np.random.default_rng(seed).permutation(NUM_PIXELS)
+
+
+def _check_permutation(permutation):
+    array = np.asarray(permutation)
+    if array.shape != (NUM_PIXELS,) or not np.array_equal(np.sort(array), np.arange(NUM_PIXELS)):
+        raise ValueError(
+            "pixel_mnist expects `permutation` to be a permutation of range(784). "
+            f"Received: permutation with shape {array.shape}"
+        )
+    return array.astype(np.int64)
+
+
+def _split_train(dataset, validation_size):
+    """Carves the LAST `validation_size` examples of the (file-ordered) train split off."""
+    total = int(dataset.cardinality())
+    if total < 0:
+        total = int(dataset.reduce(0, lambda count, _: count + 1))
+    if not 0 < validation_size < total:
+        raise ValueError(
+            f"pixel_mnist expects 0 < validation_size < {total} (the size of the train split). "
+            f"Received: validation_size={validation_size}"
+        )
+    train_size = total - validation_size
+    return dataset.take(train_size), dataset.skip(train_size), train_size
+
+
+def pixel_mnist(
+    *,
+    permute=False,
+    permutation=None,
+    row_by_row=False,
+    batch_size=32,
+    validation_size=5000,
+    shuffle_buffer=10_000,
+    seed=0,
+    data_dir=None,
+    download=True,
+):
+    """Sequential MNIST: each image as 784 one-pixel steps; classify at the last step.
+
+    Images come from the TFDS `mnist` dataset (`tfds.load("mnist", data_dir=data_dir)`); pixel
+    values are scaled to [0, 1]. The validation split is the last `validation_size` images of the
+    TFDS train split (in file order, not shuffled), the training split the rest, the test split
+    TFDS's 10 000 test images. With `permute=True` (permuted pixel MNIST) the 784 positions are
+    reordered by one fixed permutation, drawn from `seed` unless `permutation` is given; it is
+    returned as `info["permutation"]` so a run can store it and a later run reuse it.
+    With `row_by_row=True` the image is fed as 28 steps of 28 pixels instead (a shorter, easier
+    variant for quick checks).
+
+    Chance level: 10 % accuracy (10 balanced classes). Published errors (IndRNN Table 1): IRNN
+    5.0 % / 18 % (pixel / permuted), LSTM 1.8 % / 12 %, 6-layer IndRNN 1.0 % / 4.0 %.
+
+    Note: `tfds.load` downloads MNIST into `data_dir` (default `~/tensorflow_datasets`) on first
+    use; without network access point `data_dir` at a prepared copy.
+
+    Args:
+        permute: Apply a fixed random permutation to the pixel order. Defaults to `False`.
+        permutation: Explicit permutation of `range(784)` (e.g. `info["permutation"]` of an
+            earlier run); implies `permute=True`. Defaults to `None` (drawn from `seed`).
+        row_by_row: Feed 28 rows of 28 pixels instead of 784 pixels. Defaults to `False`.
+        batch_size: Examples per batch, `>= 1`. Defaults to `32`.
+        validation_size: Images carved from the end of the TFDS train split. Defaults to `5000`.
+        shuffle_buffer: Shuffle buffer of the training split, `>= 1`. Defaults to `10_000`.
+        seed: Non-negative integer for the permutation and the shuffle. Defaults to `0`.
+        data_dir: TFDS data directory. Defaults to `None` (TFDS's default).
+        download: Let TFDS download and prepare the data if missing. Defaults to `True`.
+
+    Returns:
+        A `keras_rnninit.tasks.TaskData`; batches are `(inputs (B, 784, 1) float32,
+        labels (B,) int32)`, or inputs `(B, 28, 28)` with `row_by_row=True`. The training split
+        drops its last partial batch.
+
+    Example:
+
+    ```python
+    data = keras_rnninit.tasks.pixel_mnist(permute=True, seed=1)
+    config = {"permutation": data.info["permutation"]}  # store with the run
+    ```
+
+    Reference:
+        - [Le et al., 2015 (IRNN)](https://arxiv.org/abs/1504.00941)
+        - [Li et al., 2018 (IndRNN)](https://arxiv.org/abs/1803.04831)
+    """
+    owner = "pixel_mnist"
+    batch_size = check_int("batch_size", batch_size, minimum=1, owner=owner)
+    validation_size = check_int("validation_size", validation_size, minimum=1, owner=owner)
+    shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
+    seed = check_int("seed", seed, minimum=0, owner=owner)
+    for name, value in (("permute", permute), ("row_by_row", row_by_row), ("download", download)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{owner} expects `{name}` to be a bool. Received: {name}={value!r}")
+    if permutation is not None:
+        permutation = _check_permutation(permutation)
+        permute = True
+    elif permute:
+        permutation = mnist_permutation(seed)
+
+    import tensorflow_datasets as tfds  # Imported here: slow, and only needed for MNIST/UCF101.
+
+    full_train, test = tfds.load(
+        "mnist",
+        split=["train", "test"],
+        as_supervised=True,
+        shuffle_files=False,
+        data_dir=data_dir,
+        download=download,
+    )
+    train, validation, train_size = _split_train(full_train, validation_size)
+    test_size = int(test.cardinality())
+
+    gather_index = None if permutation is None else tf.constant(permutation, dtype=tf.int64)
+    sequence_shape = (28, 28) if row_by_row else (NUM_PIXELS, 1)
+
+    def to_sequences(images, labels):
+        # One vectorised op per batch: flatten, scale, permute, reshape.
+        pixels = tf.reshape(tf.cast(images, tf.float32) / 255.0, [-1, NUM_PIXELS])
+        if gather_index is not None:
+            pixels = tf.gather(pixels, gather_index, axis=1)
+        return tf.reshape(pixels, (-1, *sequence_shape)), tf.cast(labels, tf.int32)
+
+    def build(dataset, training):
+        # Cache the decoded uint8 images (47 MB for the whole train split) so later epochs skip
+        # decoding; the float conversion happens per batch after shuffling.
+        return finish(
+            dataset.cache(),
+            batch_size=batch_size,
+            shuffle=training,
+            seed=seed,
+            shuffle_buffer=shuffle_buffer,
+            drop_remainder=training,
+            batch_map=to_sequences,
+        )
+
+    sizes = {"train": train_size, "validation": validation_size, "test": test_size}
+    info = {
+        "name": "permuted_pixel_mnist" if permute else "pixel_mnist",
+        "input_shape": sequence_shape,
+        "input_dtype": "float32",
+        "target_shape": (),
+        "target_dtype": "int32",
+        "output_kind": "classification",
+        "num_classes": NUM_CLASSES,
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["sparse_categorical_accuracy"],
+        "baseline": {"accuracy": MNIST_CHANCE_ACCURACY},
+        "timesteps": sequence_shape[0],
+        "row_by_row": row_by_row,
+        "permutation": None if permutation is None else permutation.tolist(),
+        "batch_size": batch_size,
+        "sizes": sizes,
+        "steps": {
+            split: num_batches(size, batch_size, drop_remainder=split == "train")
+            for split, size in sizes.items()
+        },
+        "seed": seed,
+        "reference": "Le et al. 2015 (IRNN), Li et al. 2018 (IndRNN): pixel MNIST",
+    }
+    return TaskData(build(train, True), build(validation, False), build(test, False), info)
+
+
+def permuted_pixel_mnist(**kwargs):
+    """Permuted pixel MNIST: `pixel_mnist(permute=True, **kwargs)`.
+
+    One fixed random permutation of the 784 pixel positions (drawn from `seed`, or given as
+    `permutation`) is applied to every image; it is returned as `info["permutation"]`.
+    Chance level: 10 % accuracy.
+
+    Args:
+        **kwargs: Keyword arguments of `pixel_mnist` (all but `permute`).
+
+    Returns:
+        A `keras_rnninit.tasks.TaskData`, as `pixel_mnist`.
+
+    Example:
+
+    ```python
+    data = keras_rnninit.tasks.permuted_pixel_mnist(seed=1)
+    ```
+
+    Reference:
+        - [Le et al., 2015 (IRNN)](https://arxiv.org/abs/1504.00941)
+    """
+    if "permute" in kwargs:
+        raise ValueError(
+            "permuted_pixel_mnist always permutes; call pixel_mnist to choose. "
+            f"Received: permute={kwargs['permute']!r}"
+        )
+    return pixel_mnist(permute=True, **kwargs)
