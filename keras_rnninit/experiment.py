@@ -96,8 +96,8 @@ def make_parser(description, defaults=None, quick=None, name=None):
     add("--learning-rate", type=float, help="Adam learning rate")
     add("--clip-value", type=float, help="clip every gradient element to [-v, v]")
     add("--clip-norm", type=float, help="clip the global gradient norm")
-    add("--jit", action=argparse.BooleanOptionalAction, default=True,
-        help="compile the train step with XLA (default: on)")
+    add("--jit", action=argparse.BooleanOptionalAction,
+        help="compile the train step with XLA (default: on, off with --distribute)")
     add("--quick", action="store_true", help="tiny sizes: a smoke run of seconds")
     add("--output-dir", help="where every output file goes")
     add("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
@@ -120,12 +120,23 @@ def parse_args(parser, argv=None):
     args = parser.parse_args(argv)
     defaults, quick = args._defaults, args._quick
     del args._defaults, args._quick
+    # Keras optimizers take one kind of clipping: one given on the command line replaces the
+    # example's default kind, and two at once are an error.
+    if args.clip_value is not None and args.clip_norm is not None:
+        parser.error("give at most one of --clip-value and --clip-norm")
+    if args.clip_value is not None or args.clip_norm is not None:
+        defaults = {k: v for k, v in defaults.items() if k not in ("clip_value", "clip_norm")}
     for name, value in vars(args).items():
         if value is None:
             if args.quick and name in quick:
                 setattr(args, name, quick[name])
             elif name in defaults:
                 setattr(args, name, defaults[name])
+    if args.jit is None:
+        # Under tf.distribute, XLA-compiled steps failed here with "Trying to access resource
+        # ... located in device CPU:1 from device CPU:0" (TF 2.21, two logical CPUs), so a
+        # distributed run compiles without XLA unless --jit is given explicitly.
+        args.jit = args.distribute == "none"
     if args.steps_per_epoch == 0:
         args.steps_per_epoch = None
     if args.test_steps == 0:
