@@ -356,3 +356,223 @@ def test_penn_treebank_characters_errors(tmp_path):
         tasks.penn_treebank_characters(data_dir=tmp_path)
     with pytest.raises(ValueError, match="Received: timesteps=0"):
         tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=0)
+
+
+# --------------------------------------------------------------------------------------------
+# NTU RGB+D skeletons (small generated .skeleton files) and UCF101 features (mocked TFDS)
+# --------------------------------------------------------------------------------------------
+
+
+def _skeleton_text(frames):
+    """NTU .skeleton text; `frames` is a list of frames, each a list of (body_id, (25, 3) array)."""
+    lines = [str(len(frames))]
+    for bodies in frames:
+        lines.append(str(len(bodies)))
+        for body_id, joints in bodies:
+            lines.append(f"{body_id} 0 1 2 1 2 0 0.1 0.2 2")
+            lines.append("25")
+            for x, y, z in joints:
+                lines.append(f"{x:.6f} {y:.6f} {z:.6f} 250.1 200.2 900.3 500.4 0.1 0.2 0.3 0.4 2")
+    return "\n".join(lines) + "\n"
+
+
+def _joints(value):
+    return np.full((25, 3), value, dtype=np.float32) + np.arange(25, dtype=np.float32)[:, None]
+
+
+def test_parse_ntu_name():
+    assert tasks.parse_ntu_name("/data/S017C003P020R002A060.skeleton") == {
+        "setup": 17, "camera": 3, "performer": 20, "replication": 2, "action": 60,
+    }
+    with pytest.raises(ValueError, match="Received: name='clip.skeleton'"):
+        tasks.parse_ntu_name("clip.skeleton")
+
+
+def test_read_ntu_skeleton_tracks_bodies_and_drops_static_noise(tmp_path):
+    # Body "11" moves, body "22" appears from frame 1 and moves, body "33" is a static false
+    # detection listed first in frame 2; with max_bodies=2 the static one is dropped, and bodies
+    # keep their slots although their order in the file changes.
+    frames = [
+        [("11", _joints(0.0))],
+        [("11", _joints(1.0)), ("22", _joints(10.0))],
+        [("33", _joints(5.0)), ("22", _joints(12.0)), ("11", _joints(2.0))],
+    ]
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_text(_skeleton_text(frames))
+    clip = tasks.read_ntu_skeleton(path, max_bodies=2)
+    assert clip.shape == (3, 2, 25, 3) and clip.dtype == np.float32
+    np.testing.assert_allclose(clip[:, 0], [_joints(0.0), _joints(1.0), _joints(2.0)])
+    np.testing.assert_allclose(clip[0, 1], 0.0)  # body 22 absent from frame 0
+    np.testing.assert_allclose(clip[1:, 1], [_joints(10.0), _joints(12.0)])
+    bad = tmp_path / "S001C001P001R001A002.skeleton"
+    bad.write_text("2\n1\n")
+    with pytest.raises(ValueError, match="could not parse"):
+        tasks.read_ntu_skeleton(bad)
+
+
+def _write_ntu_folder(folder, suffix=".skeleton"):
+    """24 clips: performers 1-4, cameras 1-3, actions 1-2; body 0's x = frame index + 100."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for performer in (1, 2, 3, 4):
+        for camera in (1, 2, 3):
+            for action in (1, 2):
+                length = int(rng.integers(8, 41))
+                joints = rng.normal(size=(length, 2, 25, 3)).astype(np.float32)
+                joints[:, 0, :, 0] = np.arange(length)[:, None] + 100.0
+                name = f"S001C{camera:03d}P{performer:03d}R001A{action:03d}"
+                if suffix == ".npy":
+                    np.save(folder / f"{name}.npy", joints)
+                else:
+                    text = _skeleton_text(
+                        [[("7", joints[t, 0]), ("8", joints[t, 1])] for t in range(length)]
+                    )
+                    (folder / f"{name}.skeleton").write_text(text)
+    (folder / "S001C001P001R001A003.skeleton").write_text("0\n")  # a clip with no skeleton
+
+
+@pytest.mark.parametrize("benchmark", ["cross_subject", "cross_view"])
+def test_ntu_skeletons_splits_shapes_and_frame_sampling(tmp_path, benchmark):
+    _write_ntu_folder(tmp_path / "ntu")
+    kwargs = dict(data_dir=tmp_path / "ntu", benchmark=benchmark, batch_size=4,
+                  validation_fraction=0.2, center=False, seed=3)
+    data = tasks.ntu_skeletons(**kwargs)
+    names, info = data.info["names"], data.info
+    assert info["skipped"] == ["S001C001P001R001A003.skeleton"]
+    codes = {split: [tasks.parse_ntu_name(n) for n in names[split]] for split in names}
+    if benchmark == "cross_subject":
+        # Performers 1, 2 and 4 are training subjects in the standard protocol; 3 is not.
+        assert {c["performer"] for c in codes["train"] + codes["validation"]} == {1, 2, 4}
+        assert {c["performer"] for c in codes["test"]} == {3}
+    else:
+        assert {c["camera"] for c in codes["train"] + codes["validation"]} == {2, 3}
+        assert {c["camera"] for c in codes["test"]} == {1}
+    assert not set(names["train"]) & set(names["validation"])
+    assert len(names["validation"]) == round(0.2 * (18 if benchmark == "cross_subject" else 16))
+
+    # Evaluation takes the middle frame of each of 20 equal segments (body 0's x = frame + 100).
+    test_x, test_y = _arrays(data.test)
+    np.testing.assert_array_equal(test_y, [c["action"] - 1 for c in codes["test"]])
+    for clip, name in zip(test_x, names["test"]):
+        length = len(tasks.read_ntu_skeleton(tmp_path / "ntu" / name))
+        edges = np.floor(np.linspace(0, length, 21)).astype(int)
+        middle = np.minimum(edges[:-1] + np.maximum(edges[1:] - edges[:-1], 1) // 2, length - 1)
+        np.testing.assert_array_equal(clip[:, 0] - 100, middle)
+    # Training draws one frame inside each segment, fresh every epoch, reproducible by seed.
+    epoch_1, epoch_2 = _arrays(data.train)[0], _arrays(data.train)[0]
+    assert not np.array_equal(epoch_1, epoch_2)
+    for clip in epoch_1:
+        frame = clip[:, 0] - 100
+        assert np.all(np.diff(frame) >= 0)
+    twin = tasks.ntu_skeletons(**kwargs)
+    x, y = next(iter(twin.train))
+    assert x.shape == (4, 20, 150) and x.dtype == tf.float32 and y.dtype == tf.int32
+    np.testing.assert_array_equal(x, epoch_1[:4])  # the first epochs of two builds agree
+
+
+def test_ntu_skeletons_npy_layout_cache_and_centering(tmp_path):
+    _write_ntu_folder(tmp_path / "npy", suffix=".npy")
+    kwargs = dict(data_dir=tmp_path / "npy", batch_size=4, cache_dir=tmp_path / "cache",
+                  random_frames=False)
+    data = tasks.ntu_skeletons(**kwargs)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    cached = tasks.ntu_skeletons(**kwargs)
+    np.testing.assert_array_equal(_arrays(cached.test)[0], _arrays(data.test)[0])
+    # Centred: every joint minus the mean position of body 0's spine-middle joint (index 1).
+    raw = tasks.ntu_skeletons(**dict(kwargs, center=False, cache_dir=None))
+    name = data.info["names"]["test"][0]
+    origin = np.load(tmp_path / "npy" / name)[:, 0, 1].mean(axis=0)
+    centred_x = _arrays(data.test)[0][0].reshape(20, 2, 25, 3)
+    raw_x = _arrays(raw.test)[0][0].reshape(20, 2, 25, 3)
+    np.testing.assert_allclose(centred_x, raw_x - origin, rtol=1e-5, atol=1e-5)
+
+
+def test_ntu_skeletons_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="Received: data_dir="):
+        tasks.ntu_skeletons(data_dir=tmp_path / "missing")
+    with pytest.raises(ValueError, match="found no NTU"):
+        tasks.ntu_skeletons(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="Received: benchmark='cross_setup'"):
+        tasks.ntu_skeletons(data_dir=tmp_path, benchmark="cross_setup")
+    with pytest.raises(ValueError, match="Received: validation_fraction=0"):
+        tasks.ntu_skeletons(data_dir=tmp_path, validation_fraction=0)
+
+
+def _tiny_cnn(keras):
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(4, 3, strides=4, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+        ],
+        name="tiny_cnn",
+    )
+
+
+def test_ucf101_features_with_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import keras
+
+    cnn = _tiny_cnn(keras)
+    with tfds.testing.mock_data(num_examples=3):
+        raw = next(iter(tfds.load("ucf101/ucf101_1_256", split="test", data_dir=str(tmp_path))))
+        data = tasks.ucf101_features(feature_extractor=cnn, frames=4, image_size=32,
+                                     batch_size=2, data_dir=str(tmp_path),
+                                     cache_dir=tmp_path / "cache")
+    info = data.info
+    assert info["sizes"] == {"train": 2, "validation": 1, "test": 3}
+    assert info["input_shape"] == (4, 4) and info["num_classes"] == 101
+    test_x, test_y = _arrays(data.test)
+    assert test_x.shape == (3, 4, 4) and test_x.dtype == np.float32
+    # The first test clip's features are the CNN applied to the middle frames of 4 segments.
+    video = raw["video"]
+    length = video.shape[0]
+    edges = np.floor(np.linspace(0, length, 5)).astype(int)
+    index = np.minimum(edges[:-1] + np.maximum(np.diff(edges), 1) // 2, length - 1)
+    frames = tf.image.resize(tf.cast(tf.gather(video, index), tf.float32), [32, 32])
+    expected = np.asarray(cnn.predict_on_batch(frames.numpy()))
+    np.testing.assert_allclose(test_x[0], expected, rtol=1e-4, atol=1e-5)
+    assert test_y[0] == raw["label"].numpy()
+    # The cache is reused: no TFDS call is needed the second time (mock_data is off here).
+    again = tasks.ucf101_features(feature_extractor=cnn, frames=4, image_size=32, batch_size=2,
+                                  data_dir=str(tmp_path / "no_data"), cache_dir=tmp_path / "cache",
+                                  download=False)
+    np.testing.assert_array_equal(_arrays(again.test)[0], test_x)
+
+
+@pytest.mark.slow  # Builds and compiles MobileNetV2: ~25 s on JAX.
+def test_ucf101_features_named_extractor(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=2):
+        data = tasks.ucf101_features(feature_extractor="MobileNetV2", weights=None, frames=2,
+                                     image_size=32, batch_size=1, data_dir=str(tmp_path))
+    assert data.info["input_shape"] == (2, 1280)
+    assert data.info["feature_extractor"] == "MobileNetV2"
+
+
+def test_ucf101_features_errors():
+    with pytest.raises(ValueError, match="Received: feature_extractor='AlexNet'"):
+        tasks.ucf101_features(feature_extractor="AlexNet")
+    with pytest.raises(ValueError, match="Received: image_size=16"):
+        tasks.ucf101_features(image_size=16)
+
+
+# --------------------------------------------------------------------------------------------
+# The datasets feed Keras models on the current backend, compiled
+# --------------------------------------------------------------------------------------------
+
+
+def test_training_batches_have_static_shapes_and_fit_a_compiled_model():
+    import keras
+
+    data = tasks.adding_problem(timesteps=20, **SMALL)
+    inputs_spec, targets_spec = data.train.element_spec
+    # Full training batches only: one static shape, so XLA compiles the train step once.
+    assert inputs_spec.shape == (32, 20, 2) and targets_spec.shape == (32, 1)
+    model = keras.Sequential(
+        [keras.Input(data.info["input_shape"]), keras.layers.SimpleRNN(4), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer="adam", loss=data.info["loss"], jit_compile=True)
+    history = model.fit(data.train, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][0])
+    assert np.isfinite(model.evaluate(data.validation, verbose=0))

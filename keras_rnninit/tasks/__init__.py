@@ -7,6 +7,12 @@ The pipelines need TensorFlow (`pip install keras-rnninit[tensorflow]`); they fe
 Keras backend.
 """
 
+from keras_rnninit.tasks.actions import NTU_CROSS_SUBJECT_TRAINING_SUBJECTS
+from keras_rnninit.tasks.actions import NTU_CROSS_VIEW_TRAINING_CAMERAS
+from keras_rnninit.tasks.actions import ntu_skeletons
+from keras_rnninit.tasks.actions import parse_ntu_name
+from keras_rnninit.tasks.actions import read_ntu_skeleton
+from keras_rnninit.tasks.actions import ucf101_features
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import measure_throughput
 from keras_rnninit.tasks.mnist import MNIST_CHANCE_ACCURACY
@@ -30,6 +36,8 @@ __all__ = [
     "MARKER_RULES",
     "MNIST_CHANCE_ACCURACY",
     "MULTIPLICATION_BASELINE_MSE",
+    "NTU_CROSS_SUBJECT_TRAINING_SUBJECTS",
+    "NTU_CROSS_VIEW_TRAINING_CAMERAS",
     "PARITY_CHANCE_ACCURACY",
     "TaskData",
     "adding_problem",
@@ -38,9 +46,13 @@ __all__ = [
     "measure_throughput",
     "mnist_permutation",
     "multiplication_problem",
+    "ntu_skeletons",
     "parity",
+    "parse_ntu_name",
     "penn_treebank_characters",
     "permuted_pixel_mnist",
     "pixel_mnist",
     "read_characters",
+    "read_ntu_skeleton",
+    "ucf101_features",
 ]
