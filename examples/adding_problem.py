@@ -34,7 +34,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import models  # noqa: E402
 from keras_rnninit import tasks  # noqa: E402
 
 DEFAULTS = {
@@ -76,15 +75,9 @@ def main(argv=None, callbacks=()):
         seed=args.seed,
     )
 
-    def build():
-        return models.build_model(
-            args.model, data.info["input_shape"], "regression",
-            units=args.units, num_layers=args.layers, seed=args.seed,
-        )
-
     baseline = data.info["baseline"]["mse"]
     results = experiment.train_and_evaluate(
-        args, build, data.train,
+        args, experiment.model_builder(args, data.info), data.train,
         loss="mse",
         validation_data=data.validation,
         test_data=data.test,

@@ -90,7 +90,7 @@ def make_parser(description, defaults=None, quick=None, name=None):
     add("--timesteps", type=int, help="sequence length T")
     add("--epochs", type=int, help="training epochs")
     add("--steps-per-epoch", type=int, help="batches per epoch (0: the whole training set)")
-    add("--validation-steps", type=int, help="validation batches after each epoch")
+    add("--validation-steps", type=int, help="validation batches after each epoch (0: all)")
     add("--test-steps", type=int, help="test batches for the final evaluation (0: all)")
     add("--batch-size", type=int, help="global batch size")
     add("--learning-rate", type=float, help="Adam learning rate")
@@ -139,8 +139,9 @@ def parse_args(parser, argv=None):
         args.jit = args.distribute == "none"
     if args.steps_per_epoch == 0:
         args.steps_per_epoch = None
-    if args.test_steps == 0:
-        args.test_steps = None
+    for name in ("validation_steps", "test_steps"):
+        if getattr(args, name) == 0:
+            setattr(args, name, None)
     if args.output_dir is None:
         program = os.path.splitext(os.path.basename(parser.prog))[0]
         args.output_dir = os.path.join("runs", program, args.model)
@@ -273,9 +274,51 @@ def _finite_or_none(value):
     return value if math.isfinite(value) else None
 
 
+def model_builder(args, info, **kwargs):
+    """A zero-argument callable that builds `args.model` for a task described by `info`.
+
+    Reads the input shape, output kind, number of classes and, for token inputs, the vocabulary
+    size from a `keras_rnninit.tasks` `info` dict; `--units`, `--layers` and `--seed` from
+    `args`. Arguments left None keep the family's defaults.
+
+    Args:
+        args: The namespace from `parse_args`.
+        info: A task's `info` dict.
+        **kwargs: More arguments for the family's builder (`dropout=...`).
+
+    Returns:
+        A callable for `train_and_evaluate`'s `build_model`.
+
+    Example:
+
+    ```python
+    data = keras_rnninit.tasks.adding_problem(timesteps=args.timesteps)
+    build = keras_rnninit.experiment.model_builder(args, data.info)
+    ```
+    """
+    # Imported here: models imports the layers, which the CLI helpers do not need.
+    from keras_rnninit import models
+
+    options = {
+        "units": args.units,
+        "num_layers": args.layers,
+        "seed": args.seed,
+        "vocabulary_size": info.get("vocabulary_size") if info.get("input_dtype") == "int32" else None,
+        **kwargs,
+    }
+
+    def build():
+        return models.build_model(
+            args.model, tuple(info["input_shape"]), info["output_kind"], info.get("num_classes"),
+            **options,
+        )
+
+    return build
+
+
 def train_and_evaluate(
     args, build_model, train_data, *, loss, metrics=(), validation_data=None, test_data=None,
-    config=None, summary=None, callbacks=(),
+    config=None, summary=None, callbacks=(), derive=None,
 ):
     """Builds, compiles, trains and evaluates one model and writes every output file.
 
@@ -296,6 +339,8 @@ def train_and_evaluate(
         summary: Dict of extra entries for `metrics.json` (a baseline to compare with).
             Defaults to `None`.
         callbacks: Extra Keras callbacks. Defaults to `()`.
+        derive: Callable mapping the test metrics dict to extra entries for it (bits per
+            character from the loss). Defaults to `None`.
 
     Returns:
         The dict written to `metrics.json`.
@@ -362,6 +407,8 @@ def train_and_evaluate(
     if test_data is not None:
         test = model.evaluate(test_data, steps=args.test_steps, return_dict=True)
         results["test"] = {k: _finite_or_none(v) for k, v in test.items()}
+        if derive is not None:
+            results["test"].update(derive(results["test"]))
     write_json(os.path.join(args.output_dir, "metrics.json"), results)
     if os.path.exists(history_path):
         plot_history(
