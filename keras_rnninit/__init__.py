@@ -6,7 +6,9 @@ benchmark tasks as tf.data pipelines.
 """
 
 from keras_rnninit import constraints
+from keras_rnninit import experiment
 from keras_rnninit import layers
+from keras_rnninit import models
 from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
@@ -17,6 +19,8 @@ from keras_rnninit.version import __version__
 
 __all__ = [
     "constraints",
+    "experiment",
+    "models",
     "IdentityInitializer",
     "IndRNN",
     "IndRNNCell",

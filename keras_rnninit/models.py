@@ -35,6 +35,7 @@ import keras
 
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import NPInitializer
+from keras_rnninit.layers import IndRNN
 
 OUTPUTS = (
     "regression", "binary", "binary_per_step", "classification", "classification_per_step",
@@ -421,9 +422,6 @@ def build_indrnn(
         - [Li et al., 2018](https://arxiv.org/abs/1803.04831)
         - [Li et al., 2019 (Deep IndRNN)](https://arxiv.org/abs/1910.06251)
     """
-    # Imported here so that the other builders work without the layers subpackage.
-    from keras_rnninit.layers import IndRNN
-
     shape = _check_common(input_shape, output, num_classes, units, num_layers, vocabulary_size,
                           embedding_dim)
     if residual and num_layers % 2:

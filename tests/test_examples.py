@@ -16,17 +16,6 @@ EXAMPLES = os.path.join(ROOT, "examples")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _has_indrnn():
-    try:
-        from keras_rnninit.layers import IndRNN  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_indrnn = pytest.mark.skipif(not _has_indrnn(), reason="keras_rnninit.layers.IndRNN missing")
-
-
 def load_example(name):
     spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
@@ -57,9 +46,9 @@ def check_outputs(output_dir, epochs, test_metrics):
 @pytest.mark.parametrize(
     "name, model, test_metrics",
     [
-        pytest.param("adding_problem", "indrnn", ["loss"], marks=needs_indrnn),
+        ("adding_problem", "indrnn", ["loss"]),
         ("multiplication_problem", "np_rnn", ["loss"]),
-        pytest.param("parity", "indrnn", ["binary_accuracy"], marks=[needs_indrnn, pytest.mark.slow]),
+        pytest.param("parity", "indrnn", ["binary_accuracy"], marks=pytest.mark.slow),
         ("parity", "lstm", ["binary_accuracy"]),
     ],
 )
@@ -70,7 +59,6 @@ def test_synthetic_examples_quick(name, model, test_metrics, tmp_path):
     assert config["arguments"]["model"] == model and config["task"]["timesteps"] > 0
 
 
-@needs_indrnn
 def test_adding_problem_resumes_after_an_interruption(tmp_path):
     example = load_example("adding_problem")
     argv = ["--quick", "--epochs", "3", "--output-dir", str(tmp_path)]
@@ -124,7 +112,7 @@ def _write_ptb_files(folder):
 
 
 @pytest.mark.parametrize(
-    "model", [pytest.param("indrnn", marks=needs_indrnn), pytest.param("tanh_rnn", marks=pytest.mark.slow)]
+    "model", ["indrnn", pytest.param("tanh_rnn", marks=pytest.mark.slow)]
 )
 def test_char_language_model_quick_on_generated_files(model, tmp_path):
     _write_ptb_files(tmp_path / "ptb")
@@ -153,7 +141,7 @@ def _write_ntu_files(folder):
 
 
 @pytest.mark.parametrize(
-    "model", [pytest.param("indrnn", marks=needs_indrnn), pytest.param("np_rnn", marks=pytest.mark.slow)]
+    "model", ["indrnn", pytest.param("np_rnn", marks=pytest.mark.slow)]
 )
 def test_action_recognition_ntu_quick_on_generated_files(model, tmp_path):
     _write_ntu_files(tmp_path / "ntu")

@@ -171,6 +171,8 @@ def test_plot_history_draws_every_metric(tmp_path):
     assert open(png, "rb").read(8) == PNG_MAGIC
 
 
+# The same path runs end to end in test_examples.py; this harness-level twin is slow-only.
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute needs TF")
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     # Logical devices must be configured before TensorFlow initializes, hence a fresh process.

@@ -11,23 +11,7 @@ SIMPLE_FAMILIES = ("np_rnn", "irnn", "scaled_irnn", "lstm", "tanh_rnn")
 INDRNN_FAMILIES = ("indrnn", "bn_indrnn", "res_indrnn")
 
 
-def _has_indrnn():
-    try:
-        from keras_rnninit.layers import IndRNN  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_indrnn = pytest.mark.skipif(not _has_indrnn(), reason="keras_rnninit.layers.IndRNN missing")
-
-
-def _family_param(name):
-    marks = [needs_indrnn] if name in INDRNN_FAMILIES else []
-    return pytest.param(name, marks=marks)
-
-
-ALL_FAMILIES = [_family_param(name) for name in SIMPLE_FAMILIES + INDRNN_FAMILIES]
+ALL_FAMILIES = SIMPLE_FAMILIES + INDRNN_FAMILIES
 
 
 def _recurrent_layers(model):
@@ -51,9 +35,8 @@ OUTPUT_CASES = [
 # Each family with two output kinds, rotating, so every kind meets several families without
 # building all 40 pairs.
 FAMILY_OUTPUT_CASES = [
-    pytest.param(name, *OUTPUT_CASES[(i + shift) % 5], marks=param.marks)
-    for i, param in enumerate(ALL_FAMILIES)
-    for name in param.values
+    (name, *OUTPUT_CASES[(i + shift) % 5])
+    for i, name in enumerate(ALL_FAMILIES)
     for shift in (0, 2)
 ]
 
@@ -154,7 +137,6 @@ def test_tanh_rnn_and_lstm_are_keras_defaults():
     np.testing.assert_array_equal(bias[16:32], 1.0)  # unit forget bias
 
 
-@needs_indrnn
 @pytest.mark.parametrize("output", ["regression", "classification_per_step"])
 def test_indrnn_recurrent_weights_start_inside_the_papers_bounds(output):
     timesteps = 50
@@ -176,7 +158,6 @@ def test_indrnn_recurrent_weights_start_inside_the_papers_bounds(output):
             assert np.min(np.abs(u)) < 0.9
 
 
-@needs_indrnn
 def test_indrnn_bound_holds_after_training_steps():
     timesteps = 20
     model = models.build_indrnn((timesteps, 2), units=16, seed=9)
@@ -194,7 +175,6 @@ def test_indrnn_bound_holds_after_training_steps():
     assert at_a_bound.any()
 
 
-@needs_indrnn
 def test_residual_and_batch_norm_structure():
     res = models.build_model("res_indrnn", (8, 3), units=8, num_layers=4, seed=1)
     assert len(_recurrent_layers(res)) == 4
