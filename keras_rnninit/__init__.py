@@ -6,14 +6,22 @@ benchmark tasks as tf.data pipelines.
 """
 
 from keras_rnninit import constraints
+from keras_rnninit import layers
 from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.initializers import IdentityInitializer
+from keras_rnninit.initializers import IndRNNRecurrentInitializer
 from keras_rnninit.initializers import NPInitializer
+from keras_rnninit.layers import IndRNN
+from keras_rnninit.layers import IndRNNCell
 from keras_rnninit.version import __version__
 
 __all__ = [
     "constraints",
     "IdentityInitializer",
+    "IndRNN",
+    "IndRNNCell",
+    "IndRNNRecurrentInitializer",
+    "layers",
     "MagnitudeBound",
     "NPInitializer",
     "__version__",

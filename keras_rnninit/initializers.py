@@ -216,3 +216,99 @@ class IdentityInitializer(keras.initializers.Initializer):
 
     def get_config(self):
         return {"gain": self.gain}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class IndRNNRecurrentInitializer(_SeededInitializer):
+    """IndRNN's recurrent weights: magnitudes drawn uniformly from `[min_value, max_value]`.
+
+    An IndRNN unit has one scalar recurrent weight `u`, so the recurrent "kernel" is a vector
+    of shape `(units,)`. The IndRNN paper draws every layer's `u ~ U[0, gamma^(1/T)]` for
+    sequences of length `T`, and for the last layer of a classify-at-the-last-step model
+    `u ~ U[epsilon^(1/T), gamma^(1/T)]`, so that no unit starts out exploding over `T` steps and
+    the last layer's units start out remembering. `from_timesteps` builds exactly these
+    ranges from `keras_rnninit.constraints.indrnn_bounds`. The values are non-negative; any
+    shape is accepted (every entry is drawn independently).
+
+    Args:
+        min_value: Smallest value, a finite number `>= 0`. Defaults to `0.0`.
+        max_value: Largest value, a finite number `>= min_value`. Defaults to `1.0`.
+        seed: None, an int or a `keras.random.SeedGenerator`. None and an int give the same
+            values on every call; a `SeedGenerator` gives fresh ones on every call. Defaults
+            to `None`.
+
+    Example:
+
+    ```python
+    init = keras_rnninit.IndRNNRecurrentInitializer.from_timesteps(784, gamma=5.0)
+    cell = keras_rnninit.IndRNNCell(128, recurrent_initializer=init)
+    ```
+
+    Reference:
+        - [Li et al., 2018](https://arxiv.org/abs/1803.04831)
+    """
+
+    def __init__(self, min_value=0.0, max_value=1.0, seed=None):
+        owner = "IndRNNRecurrentInitializer"
+        for name, value in (("min_value", min_value), ("max_value", max_value)):
+            valid = (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+                and value >= 0
+            )
+            if not valid:
+                raise ValueError(
+                    f"{owner} expects `{name}` to be a finite number >= 0. "
+                    f"Received: {name}={value!r}"
+                )
+        if max_value < min_value:
+            raise ValueError(
+                f"{owner} expects `max_value >= min_value`. "
+                f"Received: min_value={min_value!r}, max_value={max_value!r}"
+            )
+        self.min_value = float(min_value)
+        self.max_value = float(max_value)
+        super().__init__(seed=seed)
+
+    @classmethod
+    def from_timesteps(cls, timesteps, gamma=2.0, epsilon=None, last_layer=False, seed=None):
+        """The paper's initializer for sequences of `timesteps` steps.
+
+        Args:
+            timesteps: Sequence length T, a positive int.
+            gamma: Largest gradient growth over T steps, `>= 1`. Defaults to `2.0`.
+            epsilon: Smallest gradient decay over T steps, in `(0, 1]`, used only when
+                `last_layer=True`. Defaults to `1 / gamma`.
+            last_layer: Whether to draw from `[epsilon^(1/T), gamma^(1/T)]` instead of
+                `[0, gamma^(1/T)]`. Defaults to `False`.
+            seed: As in the constructor. Defaults to `None`.
+
+        Returns:
+            An `IndRNNRecurrentInitializer`.
+        """
+        # Imported here because constraints does not depend on initializers and we keep it so.
+        from keras_rnninit.constraints import indrnn_bounds
+
+        min_value, max_value = indrnn_bounds(
+            timesteps, gamma=gamma, epsilon=epsilon, last_layer=last_layer
+        )
+        return cls(min_value=min_value, max_value=max_value, seed=seed)
+
+    def __call__(self, shape, dtype=None):
+        dtype = _float_dtype(dtype, "IndRNNRecurrentInitializer")
+        values = keras.random.uniform(
+            tuple(shape),
+            minval=self.min_value,
+            maxval=self.max_value,
+            seed=self.seed,
+            dtype=_compute_dtype(dtype),
+        )
+        return ops.cast(values, dtype)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+        }

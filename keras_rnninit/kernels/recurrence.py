@@ -1,0 +1,385 @@
+"""The IndRNN recurrence `h_t = f(a_t + u * h_{t-1})`, forward and backward, written once.
+
+`a_t = x_t W + b` is computed for all steps beforehand (one matmul, outside this module), so what
+runs over time is element-wise. Three ways to run it:
+
+- "sequential": one loop of T steps.
+- "parallel": for activations that are clips of a line, each step `h -> clip(a + u*h, lo, hi)`
+  is a clamp-affine map `(m, d, lo, hi)`; these compose in closed form (see `_compose_clamped`),
+  so the states are an associative scan of the step maps (log T depth).
+- "chunked": sequential inside chunks of C steps but for all chunks at once (the loop carries
+  each chunk's composed map), then an associative scan over the T/C chunk summaries, then one
+  vectorised application of every prefix map to its chunk's start state: C ~ sqrt(T) loop
+  iterations instead of T.
+
+The backward pass is written by hand (`keras.ops.custom_gradient`) and keeps only the states:
+with `D_t = f'(z_t)` (recovered from the state `h_t`, zero at masked steps) and
+`J_t = u * D_t` (1 at masked steps, which copy the state),
+
+```
+delta_t = g_t + J_{t+1} * delta_{t+1}        (a reverse linear recurrence, delta_T = 0)
+da_t    = delta_t * D_t
+du      = sum over t, batch of da_t * h_{t-1}
+dh_0    = J_1 * delta_1
+```
+
+and the reverse recurrence runs by the same method as the forward pass. Autodiff through a loop
+would instead make XLA's TensorFlow training time grow as T^2 in stacks returning sequences.
+"""
+
+import collections
+import math
+
+import keras
+from keras import ops
+
+from keras_rnninit.kernels import _loops
+
+METHODS = ("sequential", "chunked", "parallel")
+
+# How an activation is run: "clip" activations are `clip(scale * z + offset, lo, hi)`
+# (infinite bounds mean no clip); "tanh" and "sigmoid" run sequentially only.
+ActivationSpec = collections.namedtuple(
+    "ActivationSpec", ["kind", "scale", "offset", "lo", "hi"]
+)
+
+_INF = float("inf")
+
+
+def activation_spec(activation):
+    """The `ActivationSpec` of a Keras activation function, or None if no kernel handles it."""
+    table = (
+        ((keras.activations.relu, keras.ops.relu), ActivationSpec("clip", 1.0, 0.0, 0.0, _INF)),
+        ((keras.activations.relu6, keras.ops.relu6), ActivationSpec("clip", 1.0, 0.0, 0.0, 6.0)),
+        (
+            (keras.activations.hard_tanh, keras.ops.hard_tanh),
+            ActivationSpec("clip", 1.0, 0.0, -1.0, 1.0),
+        ),
+        (
+            (keras.activations.hard_sigmoid, keras.ops.hard_sigmoid),
+            ActivationSpec("clip", 1.0 / 6.0, 0.5, 0.0, 1.0),
+        ),
+        ((keras.activations.linear,), ActivationSpec("clip", 1.0, 0.0, -_INF, _INF)),
+        ((keras.activations.tanh, keras.ops.tanh), ActivationSpec("tanh", 1.0, 0.0, -1.0, 1.0)),
+        (
+            (keras.activations.sigmoid, keras.ops.sigmoid),
+            ActivationSpec("sigmoid", 1.0, 0.0, 0.0, 1.0),
+        ),
+    )
+    if activation is None:
+        return table[4][1]
+    for functions, spec in table:
+        if any(activation is f for f in functions):
+            return spec
+    return None
+
+
+def supported_methods(spec):
+    """The methods that can run an activation with this spec (empty for None)."""
+    if spec is None:
+        return ()
+    if spec.kind == "clip":
+        return METHODS
+    return ("sequential",)
+
+
+def select_method(spec, timesteps, device=None):
+    """The "auto" rule: which method runs an activation for sequences of `timesteps` steps.
+
+    - an activation no kernel handles: None (the layer then loops over the cell);
+    - tanh, sigmoid, an unknown (dynamic) length, or T < 32: "sequential";
+    - on a GPU or TPU: "parallel" (log T depth, the work is spread over the device);
+    - on a CPU: "chunked" (C ~ sqrt(T) loop iterations; on a CPU the per-iteration cost of the
+      loop dominates, and the parallel scan's T log T work does not pay for its depth).
+    """
+    if spec is None:
+        return None
+    if spec.kind != "clip" or timesteps is None or timesteps < 32:
+        return "sequential"
+    if device is None:
+        device = _loops.device_kind()
+    return "parallel" if device in ("gpu", "tpu") else "chunked"
+
+
+def default_chunk_size(timesteps):
+    """C = ceil(sqrt(T)): C loop iterations, then a scan over about sqrt(T) chunk summaries."""
+    return max(1, int(math.ceil(math.sqrt(timesteps))))
+
+
+def recurrence(
+    inputs,
+    recurrent_kernel,
+    initial_state,
+    mask=None,
+    activation=keras.activations.relu,
+    method="sequential",
+    chunk_size=None,
+):
+    """All states of `h_t = activation(a_t + u * h_{t-1})`, masked steps keeping the state.
+
+    Args:
+        inputs: `a`, the input projections, shape `(T, batch, units)` (time-major).
+        recurrent_kernel: `u`, shape `(units,)`.
+        initial_state: `h_0`, shape `(batch, units)`.
+        mask: None or a boolean tensor `(T, batch)`; where False the step keeps the state.
+        activation: A Keras activation `activation_spec` knows. Defaults to relu.
+        method: One of "sequential", "chunked", "parallel" (no "auto" here). Defaults to
+            "sequential".
+        chunk_size: Steps per chunk for "chunked"; None gives ceil(sqrt(T)).
+
+    Returns:
+        The states `h_1 .. h_T`, shape `(T, batch, units)`, in the dtype of `inputs`.
+        Differentiable w.r.t. `inputs`, `recurrent_kernel` and `initial_state` by a hand-written
+        backward pass. float16 and bfloat16 inputs are computed in float32.
+    """
+    spec = activation_spec(activation)
+    if spec is None:
+        raise ValueError(
+            "The IndRNN kernels handle relu, relu6, hard_tanh, hard_sigmoid, linear, tanh and "
+            f"sigmoid. Received: activation={activation!r}"
+        )
+    if method not in supported_methods(spec):
+        raise ValueError(
+            f"method={method!r} cannot run activation {spec.kind!r}; it supports "
+            f"{supported_methods(spec)}. Received: method={method!r}"
+        )
+    if method != "sequential" and inputs.shape[0] is None:
+        raise ValueError(
+            f"method={method!r} needs a static number of timesteps. Received: inputs with "
+            f"shape={tuple(inputs.shape)}"
+        )
+    dtype = keras.backend.standardize_dtype(inputs.dtype)
+    compute_dtype = "float64" if dtype == "float64" else "float32"
+    a = ops.cast(inputs, compute_dtype)
+    u = ops.cast(recurrent_kernel, compute_dtype)
+    h0 = ops.cast(initial_state, compute_dtype)
+    # clip(scale * (a + u*h) + offset) = clip(a' + u'*h): fold the affine part into the inputs
+    # (outside the custom gradient, so autodiff carries it).
+    if spec.scale != 1.0:
+        a = a * spec.scale
+        u = u * spec.scale
+    if spec.offset != 0.0:
+        a = a + spec.offset
+    if chunk_size is None and method == "chunked":
+        chunk_size = default_chunk_size(inputs.shape[0])
+    kernel = _make_kernel(spec, method, chunk_size, mask is not None)
+    if mask is None:
+        states = kernel(a, u, h0)
+    else:
+        m = ops.cast(ops.expand_dims(mask, -1), compute_dtype)
+        states = kernel(a, u, h0, m)
+    return ops.cast(states, dtype)
+
+
+def _make_kernel(spec, method, chunk_size, masked):
+    def forward(a, u, h0, m):
+        if method == "sequential":
+            return _forward_sequential(spec, a, u, h0, m)
+        maps = _step_maps(spec, a, u, m)
+        if method == "chunked":
+            return _chunked(maps, chunk_size, h0, clamped=True)
+        prefix = _loops.associative_scan(_compose_clamped, maps)
+        return _apply_clamped(prefix, ops.expand_dims(h0, 0))
+
+    def backward(states, upstream, u, h0, m):
+        derivative = _derivative(spec, states)
+        if m is not None:
+            derivative = derivative * m
+        jacobian = u * derivative
+        if m is not None:
+            jacobian = jacobian + (1 - m)
+        # delta_t = g_t + J_{t+1} * delta_{t+1}: shift J one step earlier, zero at the end.
+        next_jacobian = ops.concatenate(
+            [jacobian[1:], ops.zeros_like(jacobian[:1])], axis=0
+        )
+        delta = _reverse_linear(method, chunk_size, next_jacobian, upstream)
+        d_inputs = delta * derivative
+        previous = ops.concatenate([ops.expand_dims(h0, 0), states[:-1]], axis=0)
+        d_recurrent = ops.sum(d_inputs * previous, axis=(0, 1))
+        d_initial = jacobian[0] * delta[0]
+        return d_inputs, d_recurrent, d_initial
+
+    def _upstream(args, upstream):
+        # TF and JAX pass the output gradient positionally; torch passes `upstream=`.
+        return args[-1] if upstream is None else upstream
+
+    if masked:
+
+        @ops.custom_gradient
+        def kernel(a, u, h0, m):
+            states = forward(a, u, h0, m)
+
+            def grad(*args, upstream=None):
+                d = backward(states, _upstream(args, upstream), u, h0, m)
+                return (*d, ops.zeros_like(m))
+
+            return states, grad
+
+    else:
+
+        @ops.custom_gradient
+        def kernel(a, u, h0):
+            states = forward(a, u, h0, None)
+
+            def grad(*args, upstream=None):
+                return backward(states, _upstream(args, upstream), u, h0, None)
+
+            return states, grad
+
+    return kernel
+
+
+def _activate(spec, z):
+    if spec.kind == "tanh":
+        return ops.tanh(z)
+    if spec.kind == "sigmoid":
+        return ops.sigmoid(z)
+    return _clip(z, spec.lo, spec.hi)
+
+
+def _clip(z, lo, hi):
+    if lo != -_INF:
+        z = ops.maximum(z, lo)
+    if hi != _INF:
+        z = ops.minimum(z, hi)
+    return z
+
+
+def _derivative(spec, states):
+    """f'(z_t) from h_t = f(z_t): exact for these activations, so z is never stored."""
+    if spec.kind == "tanh":
+        return 1 - ops.square(states)
+    if spec.kind == "sigmoid":
+        return states * (1 - states)
+    inside = None
+    if spec.lo != -_INF:
+        inside = ops.greater(states, spec.lo)
+    if spec.hi != _INF:
+        below = ops.less(states, spec.hi)
+        inside = below if inside is None else ops.logical_and(inside, below)
+    if inside is None:
+        return ops.ones_like(states)
+    return ops.cast(inside, states.dtype)
+
+
+def _forward_sequential(spec, a, u, h0, m):
+    if m is None:
+
+        def step(carry, x):
+            return (_activate(spec, x[0] + u * carry[0]),)
+
+        (states,) = _loops.scan(step, (h0,), (a,))
+    else:
+
+        def step(carry, x):
+            new = _activate(spec, x[0] + u * carry[0])
+            return (ops.where(x[1] > 0, new, carry[0]),)
+
+        (states,) = _loops.scan(step, (h0,), (a, m))
+    return states
+
+
+# Clamp-affine maps h -> clip(m*h + d, lo, hi), stored as tuples (m, d, lo, hi) of tensors.
+
+
+def _step_maps(spec, a, u, m):
+    slope = ops.broadcast_to(u, ops.shape(a))
+    lo = ops.full_like(a, spec.lo)
+    hi = ops.full_like(a, spec.hi)
+    if m is None:
+        return slope, a, lo, hi
+    # A masked step is the identity map: slope 1, offset 0, no clip (the state may lie outside
+    # [lo, hi], e.g. a user's negative initial state under relu).
+    keep = m > 0
+    return (
+        ops.where(keep, slope, ops.ones_like(a)),
+        ops.where(keep, a, ops.zeros_like(a)),
+        ops.where(keep, lo, ops.full_like(a, -_INF)),
+        ops.where(keep, hi, ops.full_like(a, _INF)),
+    )
+
+
+def _compose_clamped(first, second):
+    """The map `second(first(h))`, in closed form (checked for slopes of either sign)."""
+    m1, d1, l1, h1 = first
+    m2, d2, l2, h2 = second
+    flat = ops.equal(m2, 0)
+    # m2 * (+-inf) is nan when m2 == 0; the image of a flat map is the point d2.
+    p = ops.where(flat, d2, d2 + m2 * l1)
+    q = ops.where(flat, d2, d2 + m2 * h1)
+    low = ops.minimum(p, q)
+    high = ops.maximum(p, q)
+    return (
+        m2 * m1,
+        d2 + m2 * d1,
+        ops.maximum(l2, ops.minimum(low, h2)),
+        ops.minimum(h2, ops.maximum(high, l2)),
+    )
+
+
+def _apply_clamped(maps, h):
+    m, d, lo, hi = maps
+    return ops.minimum(ops.maximum(m * h + d, lo), hi)
+
+
+def _compose_linear(first, second):
+    m1, d1 = first
+    m2, d2 = second
+    return m2 * m1, d2 + m2 * d1
+
+
+def _to_chunks(x, chunk_size, pad_value):
+    """(T, batch, units) -> (C, n, batch, units), padding T up to n*C with `pad_value`;
+    element [c, k] is step k*C + c."""
+    length, units = x.shape[0], x.shape[-1]
+    chunks = -(-length // chunk_size)
+    pad = chunks * chunk_size - length
+    if pad:
+        # pad < chunk_size <= length, so x[:pad] exists; it carries a dynamic batch size.
+        x = ops.concatenate([x, ops.full_like(x[:pad], pad_value)], axis=0)
+    x = ops.reshape(x, (chunks, chunk_size, -1, units))
+    return ops.swapaxes(x, 0, 1)
+
+
+def _from_chunks(x, length):
+    """(C, n, batch, units) -> (T, batch, units), the inverse of `_to_chunks`."""
+    chunk_size, chunks, units = x.shape[0], x.shape[1], x.shape[-1]
+    x = ops.reshape(ops.swapaxes(x, 0, 1), (chunks * chunk_size, -1, units))
+    return x[:length]
+
+
+def _chunked(maps, chunk_size, h0, clamped):
+    """States h_1 .. h_T of the step maps `maps` from `h0`, in C-step loops over all chunks."""
+    compose = _compose_clamped if clamped else _compose_linear
+    apply = _apply_clamped if clamped else (lambda f, h: f[0] * h + f[1])
+    identity = (1.0, 0.0, -_INF, _INF) if clamped else (1.0, 0.0)
+    length = maps[0].shape[0]
+    chunk_size = max(1, min(chunk_size, length))
+    chunked = tuple(_to_chunks(x, chunk_size, v) for x, v in zip(maps, identity))
+    # Loop over the C positions of a chunk, all n chunks at once: the carry is each chunk's
+    # map from its start state to the current position.
+    start = tuple(ops.full_like(x[0], v) for x, v in zip(chunked, identity))
+    inner = _loops.scan(lambda carry, x: compose(carry, x), start, chunked)
+    # Each chunk's whole map, composed across chunks: the map from h_0 to the end of chunk k.
+    summaries = _loops.associative_scan(compose, tuple(x[-1] for x in inner))
+    ends = apply(summaries, ops.expand_dims(h0, 0))
+    starts = ops.concatenate([ops.expand_dims(h0, 0), ends[:-1]], axis=0)
+    return _from_chunks(apply(inner, ops.expand_dims(starts, 0)), length)
+
+
+def _reverse_linear(method, chunk_size, slopes, offsets):
+    """delta_t = offsets_t + slopes_t * delta_{t+1} for t = T-1 .. 0, with delta_T = 0."""
+    if method == "sequential":
+
+        def step(carry, x):
+            return (x[1] + x[0] * carry[0],)
+
+        (delta,) = _loops.scan(step, (ops.zeros_like(offsets[0]),), (slopes, offsets), True)
+        return delta
+    # Flip time so the reverse recurrence becomes a forward one, starting from 0.
+    maps = (ops.flip(slopes, 0), ops.flip(offsets, 0))
+    if method == "parallel":
+        delta = _loops.associative_scan(_compose_linear, maps)[1]
+    else:
+        delta = _chunked(maps, chunk_size, ops.zeros_like(offsets[0]), clamped=False)
+    return ops.flip(delta, 0)
