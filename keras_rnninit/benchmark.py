@@ -233,8 +233,9 @@ def _predict_seconds(history, timesteps, warmup, repeats):
     exponent = min(max(exponent, _MIN_EXPONENT), _MAX_EXPONENT)
     scale = (timesteps / t1) ** exponent
     step = ms1 * scale / 1000.0
-    # The first step compiles; its cost beyond one step is assumed to grow no faster than linear.
-    compile_extra = max(first1 - ms1 / 1000.0, 0.0) * max(timesteps / t1, 1.0)
+    # The first step compiles. Loops are compiled once, not unrolled, so that cost (beyond the
+    # step itself) is taken as independent of the length.
+    compile_extra = max(first1 - ms1 / 1000.0, 0.0)
     return compile_extra + step * (1 + warmup + repeats)
 
 

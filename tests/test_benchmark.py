@@ -120,7 +120,7 @@ def test_prediction_follows_the_measured_growth():
     history = {100: (10.0, 1.0), 200: (40.0, 1.0)}
     predicted = benchmark._predict_seconds(history, 400, warmup=0, repeats=1)
     step = 0.160  # 40 ms * (400 / 200)^2
-    compile_extra = (1.0 - 0.040) * 2
+    compile_extra = 1.0 - 0.040
     assert predicted == pytest.approx(compile_extra + 2 * step)
     # Growth below linear is assumed linear; nothing measured predicts nothing.
     flat = {100: (10.0, 0.0), 200: (10.0, 0.0)}
