@@ -174,3 +174,33 @@ def test_bad_options_are_rejected(argv, capsys):
 def test_bad_model_names_raise():
     with pytest.raises(ValueError, match="Received: model='gru'"):
         benchmark.build_model("gru", timesteps=4)
+
+
+def test_strip_options_drops_the_options_and_their_values():
+    argv = ["--backends", "jax,tensorflow", "--timesteps", "8", "--output=x.json", "--quiet"]
+    assert benchmark._strip_options(argv, ("--backends", "--output")) == [
+        "--timesteps", "8", "--quiet"
+    ]
+
+
+def test_backends_run_in_subprocesses_and_merge(tmp_path, capsys):
+    path = tmp_path / "rows.json"
+    backend = keras.backend.backend()
+    status = benchmark.main(
+        [
+            "--backends", backend,
+            "--models", "twin",
+            "--timesteps", "4",
+            "--repeats", "1",
+            "--warmup", "0",
+            "--units", "4",
+            "--output", str(path),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    rows = json.loads(path.read_text())
+    assert len(rows) == 1
+    _check_row(rows[0], backend)
+    assert rows[0]["vs_twin"] == 1.0
+    assert f"| {backend} | 4 | twin |" in capsys.readouterr().out

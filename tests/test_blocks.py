@@ -20,14 +20,25 @@ def _numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
+@pytest.mark.parametrize("batch_norm", [True, False])
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_stack_shapes(return_sequences):
-    stack = IndRNNStack(8, num_layers=3, timesteps=10, return_sequences=return_sequences)
-    outputs = stack(_inputs())
+def test_stack_shapes(return_sequences, batch_norm):
+    stack = IndRNNStack(
+        8, num_layers=3, timesteps=10, return_sequences=return_sequences, batch_norm=batch_norm
+    )
+    x = _inputs()
+    outputs = stack(x)
     expected = (4, 10, 8) if return_sequences else (4, 8)
     assert tuple(outputs.shape) == expected
     assert stack.compute_output_shape((4, 10, 3)) == expected
-    assert len(stack.recurrent_layers) == 3 and len(stack.norm_layers) == 3
+    assert len(stack.recurrent_layers) == 3
+    assert len(stack.norm_layers) == (3 if batch_norm else 0)
+    if not batch_norm:
+        # Without normalization the stack is exactly its IndRNN layers in sequence.
+        expected_outputs = x
+        for layer in stack.recurrent_layers:
+            expected_outputs = layer(expected_outputs)
+        np.testing.assert_allclose(_numpy(outputs), _numpy(expected_outputs), rtol=1e-6)
     # Equal-shaped kernels of different layers are drawn independently.
     kernels = [_numpy(layer.cell.kernel) for layer in stack.recurrent_layers[1:]]
     assert not np.allclose(kernels[0], kernels[1])
@@ -140,7 +151,8 @@ def _deep_model(timesteps=16, features=3):
 
 
 def test_training_under_jit_is_finite_and_keeps_the_bound():
-    timesteps = 16
+    # 40 steps: long enough for IndRNN's "auto" to leave the plain sequential loop on a CPU.
+    timesteps = 40
     model = _deep_model(timesteps)
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse", jit_compile=True)
     x = _inputs(batch=8, timesteps=timesteps)
