@@ -3,13 +3,13 @@
 Internal: the public entry points are `keras_rnninit.IndRNN` and `keras_rnninit.IndRNNCell`.
 """
 
-from keras_rnninit.kernels.recurrence import METHODS
-from keras_rnninit.kernels.recurrence import ActivationSpec
-from keras_rnninit.kernels.recurrence import activation_spec
-from keras_rnninit.kernels.recurrence import default_chunk_size
-from keras_rnninit.kernels.recurrence import recurrence
-from keras_rnninit.kernels.recurrence import select_method
-from keras_rnninit.kernels.recurrence import supported_methods
+from keras_rnninit.kernels.indrnn import METHODS
+from keras_rnninit.kernels.indrnn import ActivationSpec
+from keras_rnninit.kernels.indrnn import activation_spec
+from keras_rnninit.kernels.indrnn import default_chunk_size
+from keras_rnninit.kernels.indrnn import recurrence
+from keras_rnninit.kernels.indrnn import select_method
+from keras_rnninit.kernels.indrnn import supported_methods
 
 __all__ = [
     "METHODS",

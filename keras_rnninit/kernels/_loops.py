@@ -36,35 +36,30 @@ def device_kind():
 
 
 def scan(step, init, xs, reverse=False):
-    """Runs `carry = step(carry, x_t)` over the leading axis of `xs` and stacks every carry.
+    """`lax.scan` semantics: `carry, y = step(carry, x_t)` over the leading axis of `xs`.
 
     Args:
-        step: Function `(carry, x) -> carry`; `carry` and `x` are tuples of tensors.
+        step: Function `(carry, x) -> (carry, y)`; `carry`, `x` and `y` are tuples of tensors
+            (`y` may be the empty tuple).
         init: Tuple of tensors, the carry before the first step.
         xs: Tuple of tensors sharing a leading (time) axis of length T.
-        reverse: Whether to run from the last element to the first. The result is indexed like
-            `xs` either way: `result[t]` is the carry right after element `t` was consumed.
+        reverse: Whether to run from the last element to the first. The stacked `y` is indexed
+            like `xs` either way.
 
     Returns:
-        Tuple of tensors of shape `(T,) + carry.shape`, one per carry element.
+        `(carry, ys)`: the final carry and a tuple of tensors `(T,) + y.shape`, one per `y`.
     """
     backend = _backend()
     if backend == "jax":
-        return _jax_scan(step, init, xs, reverse)
+        import jax
+
+        carry, ys = jax.lax.scan(
+            lambda c, x: tuple(tuple(v) for v in step(c, x)), tuple(init), tuple(xs), reverse=reverse
+        )
+        return carry, ys
     if backend == "tensorflow":
         return _tf_scan(step, init, xs, reverse)
     return _eager_scan(step, init, xs, reverse)
-
-
-def _jax_scan(step, init, xs, reverse):
-    import jax
-
-    def body(carry, x):
-        new = tuple(step(carry, x))
-        return new, new
-
-    _, stacked = jax.lax.scan(body, tuple(init), tuple(xs), reverse=reverse)
-    return stacked
 
 
 def _tf_scan(step, init, xs, reverse):
@@ -76,24 +71,33 @@ def _tf_scan(step, init, xs, reverse):
     inputs = tuple(
         tf.TensorArray(x.dtype, size=length, element_shape=x.shape[1:]).unstack(x) for x in xs
     )
+
+    def read(index):
+        return tuple(ta.read(index) for ta in inputs)
+
+    # One step outside the loop tells the outputs' dtypes and shapes (as Keras' own rnn does);
+    # its value is unused and the graph optimizer drops it. It slices `xs` directly because a
+    # TensorArray element can be read only once.
+    _, first = step(tuple(init), tuple(x[0] for x in xs))
+    output_specs = tuple((y.dtype, y.shape) for y in first)
     outputs = tuple(
-        tf.TensorArray(c.dtype, size=length, element_shape=c.shape) for c in init
+        tf.TensorArray(dtype, size=length, element_shape=shape) for dtype, shape in output_specs
     )
 
     def body(t, carry, outputs):
         index = length - 1 - t if reverse else t
-        carry = tuple(step(carry, tuple(ta.read(index) for ta in inputs)))
-        outputs = tuple(ta.write(index, c) for ta, c in zip(outputs, carry))
-        return t + 1, carry, outputs
+        carry, ys = step(carry, read(index))
+        outputs = tuple(ta.write(index, y) for ta, y in zip(outputs, ys))
+        return t + 1, tuple(carry), outputs
 
     # maximum_iterations gives XLA a static trip count; the loop has no other exit.
-    _, _, outputs = tf.while_loop(
+    _, carry, outputs = tf.while_loop(
         lambda t, carry, outputs: t < length,
         body,
         (tf.constant(0), tuple(init), outputs),
         maximum_iterations=length,
     )
-    return tuple(ta.stack() for ta in outputs)
+    return carry, tuple(ta.stack() for ta in outputs)
 
 
 def _eager_scan(step, init, xs, reverse):
@@ -103,9 +107,11 @@ def _eager_scan(step, init, xs, reverse):
     carry = tuple(init)
     stacked = [None] * length
     for t in order:
-        carry = tuple(step(carry, tuple(x[t] for x in xs)))
-        stacked[t] = carry
-    return tuple(ops.stack([s[i] for s in stacked]) for i in range(len(carry)))
+        carry, ys = step(carry, tuple(x[t] for x in xs))
+        carry = tuple(carry)
+        stacked[t] = tuple(ys)
+    count = len(stacked[0]) if length else 0
+    return carry, tuple(ops.stack([s[i] for s in stacked]) for i in range(count))
 
 
 def associative_scan(combine, elems):

@@ -292,8 +292,9 @@ class IndRNN(keras.layers.RNN):
       chunk summaries (clip activations only).
     - `"parallel"`: an associative scan over the steps, log T depth (clip activations only).
     - `"auto"` (default): an activation the kernels do not know -> Keras' loop over the cell;
-      tanh, sigmoid, an unknown sequence length or T < 32 -> `"sequential"`; on a GPU or TPU
-      -> `"parallel"`; on a CPU -> `"chunked"`. `unroll=True` also selects Keras' loop.
+      tanh, sigmoid, an unknown sequence length, T < 32, or a CPU -> `"sequential"`; a GPU
+      or TPU -> `"parallel"`. `unroll=True` also selects Keras' loop. (On a CPU the
+      element-wise work, not the loop, dominates, and the scans do more of it.)
 
     "Clip activations" are clips of a line: relu, relu6, hard_tanh, hard_sigmoid and linear.
     Each step `h -> clip(a + u*h, lo, hi)` is then a clamp-affine map, and these compose in
