@@ -177,7 +177,7 @@ def _max_rss_mib():
     return usage / (1024.0 * 1024.0) if sys.platform == "darwin" else usage / 1024.0
 
 
-def time_training_step(network, inputs, targets, repeats=5, warmup=2, max_seconds=None):
+def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_seconds=None):
     """Median milliseconds of one `train_on_batch` step, after a compile step and warm-up.
 
     Args:
@@ -185,7 +185,7 @@ def time_training_step(network, inputs, targets, repeats=5, warmup=2, max_second
         inputs: Input tensor, reused for every step.
         targets: Target tensor, reused for every step.
         repeats: Timed steps, `>= 1`. Defaults to `5`.
-        warmup: Untimed steps after the first (compiling) one. Defaults to `2`.
+        warmup: Untimed steps after the first (compiling) one. Defaults to `1`.
         max_seconds: Once this many seconds have passed, stop after the current step (at least
             one timed step always runs). Defaults to `None` (no limit).
 
@@ -252,7 +252,7 @@ def run_benchmark(
     units=128,
     layers=2,
     repeats=5,
-    warmup=2,
+    warmup=1,
     jit_compile=True,
     max_seconds_per_row=120.0,
     log=None,
@@ -269,7 +269,7 @@ def run_benchmark(
         units: Defaults to `128`.
         layers: Defaults to `2`.
         repeats: Timed steps per row. Defaults to `5`.
-        warmup: Untimed steps per row after the compile step. Defaults to `2`.
+        warmup: Untimed steps per row after the compile step. Defaults to `1`.
         jit_compile: Defaults to `True`.
         max_seconds_per_row: Skip a row (with a note) when its cost predicted from the same
             rung's shorter lengths passes this; a row that runs stops repeating once past it.
@@ -367,7 +367,9 @@ def run_benchmark(
                     )
                     history[length] = (row["ms_per_step"], row["first_step_s"])
                     if row["repeats"] < repeats:
-                        row["note"] = f"stopped after {row['repeats']} of {repeats} repeats (budget)"
+                        row["note"] = (
+                            f"stopped after {row['repeats']} of {repeats} repeats (budget)"
+                        )
                 except Exception as error:  # noqa: BLE001 - a failing rung is a row, not a crash.
                     message = " ".join(str(error).split())[:300]
                     row["note"] = f"failed: {type(error).__name__}: {message}"
@@ -568,7 +570,12 @@ def _parser():
     parser.add_argument("--units", type=int, default=128, help="Default: 128.")
     parser.add_argument("--layers", type=int, default=2, help="Default: 2.")
     parser.add_argument("--repeats", type=int, default=5, help="Timed steps per row. Default: 5.")
-    parser.add_argument("--warmup", type=int, default=2, help="Untimed steps per row. Default: 2.")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="Untimed steps per row after the compiling one. Default: 1.",
+    )
     parser.add_argument(
         "--no-jit", action="store_true", help="Compile with jit_compile=False."
     )
@@ -586,7 +593,8 @@ def _parser():
 def _check_positive(parser, args):
     for name in ("batch_size", "input_dim", "units", "layers", "repeats"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1. Received: {getattr(args, name)}")
+            option = "--" + name.replace("_", "-")
+            parser.error(f"{option} must be >= 1. Received: {getattr(args, name)}")
     if args.warmup < 0:
         parser.error(f"--warmup must be >= 0. Received: {args.warmup}")
     if any(t < 1 for t in args.timesteps):

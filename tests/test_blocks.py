@@ -89,14 +89,13 @@ def test_stack_batch_norm_statistics_are_over_batch_and_time():
     hidden = _numpy(stack.recurrent_layers[0](x))
     assert hidden.shape == (6, 12, 5)
     norm = stack.norm_layers[0]
-    np.testing.assert_allclose(_numpy(norm.moving_mean), hidden.mean(axis=(0, 1)), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(
-        _numpy(norm.moving_variance), hidden.var(axis=(0, 1)), rtol=1e-3, atol=1e-6
-    )
+    mean, variance = hidden.mean(axis=(0, 1)), hidden.var(axis=(0, 1))
+    np.testing.assert_allclose(_numpy(norm.moving_mean), mean, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_numpy(norm.moving_variance), variance, rtol=1e-3, atol=1e-6)
     # Statistics over the batch at the last step alone would be different numbers.
-    assert not np.allclose(hidden.mean(axis=(0, 1)), hidden[:, -1].mean(axis=0), rtol=1e-2)
+    assert not np.allclose(mean, hidden[:, -1].mean(axis=0), rtol=1e-2)
     # The returned last step is the last step of the sequence normalized with those statistics.
-    normalized = (hidden - hidden.mean(axis=(0, 1))) / np.sqrt(hidden.var(axis=(0, 1)) + norm.epsilon)
+    normalized = (hidden - mean) / np.sqrt(variance + norm.epsilon)
     np.testing.assert_allclose(outputs, normalized[:, -1], rtol=1e-3, atol=1e-4)
 
 
