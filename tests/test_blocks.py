@@ -44,6 +44,29 @@ def test_stack_shapes(return_sequences, batch_norm):
     assert not np.allclose(kernels[0], kernels[1])
 
 
+def test_seeded_initializers_are_reproducible_and_differ_between_layers():
+    def kernels(seed):
+        stack = IndRNNStack(
+            8,
+            num_layers=3,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            recurrent_initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=seed),
+        )
+        stack.build((2, 5, 8))
+        return [
+            (_numpy(layer.cell.kernel), _numpy(layer.cell.recurrent_kernel))
+            for layer in stack.recurrent_layers
+        ]
+
+    first, again = kernels(7), kernels(7)
+    for (w, u), (w_again, u_again) in zip(first, again):
+        np.testing.assert_array_equal(w, w_again)
+        np.testing.assert_array_equal(u, u_again)
+    # Same shapes everywhere (input size 8 = units), yet every layer's draws differ.
+    assert not np.allclose(first[0][0], first[1][0])
+    assert not np.allclose(first[1][1], first[2][1])
+
+
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_residual_shapes(return_sequences):
     block = ResidualIndRNNBlock(16, timesteps=10, return_sequences=return_sequences)

@@ -44,15 +44,22 @@ def _check_seed(owner, seed):
     return seed
 
 
-def _fresh(getter, identifier):
-    """A new instance per sub-layer, so that no two layers share one seeded initializer.
+def _fresh(getter, identifier, index=0):
+    """A new instance for sub-layer `index`, so that no two sub-layers draw the same values.
 
-    A Keras random initializer built with `seed=None` draws its seed once and then gives the same
-    values on every call, so one instance shared by two equal-shaped kernels would make them equal.
+    A Keras random initializer gives the same values on every call (with `seed=None` it draws
+    its seed once), so one instance shared by two equal-shaped kernels would make them equal.
+    Each sub-layer gets its own copy; an int seed is offset by `index`, which keeps a seeded
+    block reproducible while its layers differ.
     """
     if identifier is None:
         return None
-    return getter(keras.saving.serialize_keras_object(getter(identifier)))
+    config = keras.saving.serialize_keras_object(getter(identifier))
+    inner = config.get("config") if isinstance(config, dict) else None
+    seed = inner.get("seed") if isinstance(inner, dict) else None
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        config = {**config, "config": {**inner, "seed": seed + index}}
+    return getter(config)
 
 
 def _serialize(obj):
@@ -97,8 +104,9 @@ class IndRNNStack(keras.layers.Layer):
             or `None` for `1 / gamma`. Defaults to `None`.
         method: The IndRNN layers' `method` (`"auto"`, `"sequential"`, `"chunked"` or
             `"parallel"`). Defaults to `"auto"`.
-        kernel_initializer: Initializer of the input kernels `W`. Defaults to
-            `"glorot_uniform"`.
+        kernel_initializer: Initializer of the input kernels `W`. Every layer gets its own
+            copy (an int seed is offset by the layer's index), so layers never share draws.
+            Defaults to `"glorot_uniform"`.
         recurrent_initializer: Initializer of the recurrent vectors `u`, or `None` for IndRNN's
             default (derived from `timesteps`). Defaults to `None`.
         kernel_regularizer: Regularizer of the input kernels `W`, e.g. the paper's weight decay
@@ -177,9 +185,11 @@ class IndRNNStack(keras.layers.Layer):
                 IndRNN(
                     self.units,
                     activation=self.activation,
-                    kernel_initializer=_fresh(keras.initializers.get, self.kernel_initializer),
+                    kernel_initializer=_fresh(
+                        keras.initializers.get, self.kernel_initializer, index
+                    ),
                     recurrent_initializer=_fresh(
-                        keras.initializers.get, self.recurrent_initializer
+                        keras.initializers.get, self.recurrent_initializer, index
                     ),
                     kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
                     timesteps=timesteps,
@@ -298,8 +308,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         epsilon: Smallest gradient decay over T steps when `last_layer=True`, or `None` for
             `1 / gamma`. Defaults to `None`.
         method: The IndRNN layers' `method`. Defaults to `"auto"`.
-        kernel_initializer: Initializer of the IndRNN input kernels. Defaults to
-            `"glorot_uniform"`.
+        kernel_initializer: Initializer of the IndRNN input kernels. Each layer gets its own
+            copy (an int seed is offset by the layer's index). Defaults to `"glorot_uniform"`.
         recurrent_initializer: Initializer of the recurrent vectors `u`, or `None` for IndRNN's
             default. Defaults to `None`.
         projection_initializer: Initializer of the two `Dense` kernels. `"zeros"` makes the
@@ -386,9 +396,11 @@ class ResidualIndRNNBlock(keras.layers.Layer):
                 IndRNN(
                     self.units,
                     activation=self.activation,
-                    kernel_initializer=_fresh(keras.initializers.get, self.kernel_initializer),
+                    kernel_initializer=_fresh(
+                        keras.initializers.get, self.kernel_initializer, index
+                    ),
                     recurrent_initializer=_fresh(
-                        keras.initializers.get, self.recurrent_initializer
+                        keras.initializers.get, self.recurrent_initializer, index
                     ),
                     kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
                     timesteps=timesteps,
@@ -426,7 +438,9 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         self.projection_layers = [
             keras.layers.Dense(
                 width,
-                kernel_initializer=_fresh(keras.initializers.get, self.projection_initializer),
+                kernel_initializer=_fresh(
+                    keras.initializers.get, self.projection_initializer, index
+                ),
                 kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
                 dtype=self.dtype_policy,
                 name=f"projection_{index}",
