@@ -15,6 +15,8 @@ from keras_rnninit.initializers import IndRNNRecurrentInitializer
 from keras_rnninit.initializers import NPInitializer
 from keras_rnninit.layers import IndRNN
 from keras_rnninit.layers import IndRNNCell
+from keras_rnninit.layers import IndRNNStack
+from keras_rnninit.layers import ResidualIndRNNBlock
 from keras_rnninit.version import __version__
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "IndRNN",
     "IndRNNCell",
     "IndRNNRecurrentInitializer",
+    "IndRNNStack",
+    "ResidualIndRNNBlock",
     "layers",
     "MagnitudeBound",
     "NPInitializer",
