@@ -14,7 +14,8 @@ Reproduces: IndRNN paper (Li et al., CVPR 2018, arXiv 1803.04831), Section 4.1, 
 only, with no table. The same task is in Le et al. 2015 (IRNN, Figure 2) and Talathi and Vartak
 2015 (np-RNN, results unverified here).
 
-Default run (IndRNN, T = 100, a few minutes on a laptop CPU):
+Default run (IndRNN, T = 100; measured: test MSE 0.0004-0.0018 over four seeds, about 30 s on a
+shared 2-core CPU):
 
     python examples/adding_problem.py
 

@@ -18,8 +18,8 @@ token ids `(timesteps,)` that an `Embedding` of `embedding_dim` turns into featu
 | name | family | recurrent layer and initialization |
 |---|---|---|
 | `indrnn` | IndRNN | `keras_rnninit.IndRNN`, `|u|` bounded by `indrnn_bounds(timesteps)` |
-| `bn_indrnn` | IndRNN + batch norm | IndRNN then `BatchNormalization` after every layer |
-| `res_indrnn` | residual IndRNN | pre-activation blocks `x + F(x)`, F = 2 x (BN -> IndRNN) |
+| `bn_indrnn` | IndRNN + batch norm | `keras_rnninit.layers.IndRNNStack` (BN after every layer) |
+| `res_indrnn` | residual IndRNN | `keras_rnninit.layers.ResidualIndRNNBlock`s, F = 2 x (BN -> IndRNN -> Dense) |
 | `np_rnn` | np-RNN | `SimpleRNN(relu)`, `NPInitializer`, input weights N(0, 1/N_in) |
 | `irnn` | IRNN | `SimpleRNN(relu)`, `IdentityInitializer(1.0)`, input N(0, 0.001^2) |
 | `scaled_irnn` | iRNN | as IRNN with `IdentityInitializer(0.01)` |
@@ -36,6 +36,8 @@ import keras
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import NPInitializer
 from keras_rnninit.layers import IndRNN
+from keras_rnninit.layers import IndRNNStack
+from keras_rnninit.layers import ResidualIndRNNBlock
 
 OUTPUTS = (
     "regression", "binary", "binary_per_step", "classification", "classification_per_step",
@@ -382,13 +384,12 @@ def build_indrnn(
     (1/gamma)^(1/T)` too, so its units remember to the end. The paper's adding-problem network
     is 2 x 128 (the defaults), trained with Adam at 2e-4.
 
-    `batch_norm=True` adds `BatchNormalization` after every IndRNN layer (statistics over batch
-    and time; the paper's per-step statistics for language modelling are not implemented).
-    `residual=True` builds the pre-activation residual IndRNN: a linear `Dense` projection to
-    `units`, then `num_layers // 2` blocks `x <- x + F(x)` with F = BN -> IndRNN -> BN -> IndRNN,
-    then a final BN. This is our reading of the Deep IndRNN paper's figure, where each IndRNN's
-    input weight is the block's "weight" layer; SPEC.md words F as BN -> IndRNN -> Dense, a
-    variant we did not verify.
+    `batch_norm=True` builds a `keras_rnninit.layers.IndRNNStack`: batch normalization after
+    every IndRNN layer, statistics over batch and time (the paper's per-step statistics for
+    language modelling are not implemented). `residual=True` builds the pre-activation residual
+    IndRNN: a linear `Dense` projection to `units`, `num_layers // 2`
+    `keras_rnninit.layers.ResidualIndRNNBlock`s `x <- x + F(x)` with
+    F = 2 x (BN -> IndRNN -> Dense), then a final batch normalization.
 
     Args:
         timesteps: Sequence length for the bound; None takes `input_shape[0]`. If that is None
@@ -397,7 +398,9 @@ def build_indrnn(
         batch_norm: Whether to add batch normalization after every layer. Defaults to `False`.
         residual: Whether to build the residual IndRNN; `num_layers` must then be even.
             Defaults to `False`.
-        dropout: Input dropout of every IndRNN layer. Defaults to `0.0`.
+        dropout: Dropout rate. Plain IndRNN: on the inputs of every IndRNN layer; with
+            `batch_norm` or `residual`: on the outputs of the IndRNN layers, one mask per
+            sequence (the blocks' `dropout`). Defaults to `0.0`.
         weight_decay: L2 factor on the input kernels and the output layer, never on `u` (the
             paper used 1e-4). Defaults to `0.0`.
         input_stddev: Standard deviation of the normal input kernels, or None for the IndRNN
@@ -435,46 +438,43 @@ def build_indrnn(
     per_step = output in _PER_STEP
     inputs, x, _ = _inputs(shape, vocabulary_size, embedding_dim, seed)
 
-    def indrnn(index, return_sequences):
-        # The last layer of a last-step model keeps its units remembering to the end.
-        last_layer = index == num_layers - 1 and not per_step and timesteps is not None
-        if input_stddev is None:
-            kernel_initializer = keras.initializers.GlorotUniform(seed=_seed(seed, 10 * index))
-        else:
-            kernel_initializer = keras.initializers.RandomNormal(
-                stddev=input_stddev, seed=_seed(seed, 10 * index)
-            )
-        return IndRNN(
-            units,
-            kernel_initializer=kernel_initializer,
-            kernel_regularizer=regularizer,
-            dropout=dropout,
-            timesteps=timesteps,
-            gamma=gamma,
-            last_layer=last_layer,
-            method=method,
-            seed=_seed(seed, 10 * index + 1),
-            return_sequences=return_sequences,
-            name=f"indrnn_{index}",
-        )
+    # Only the last IndRNN layer of a last-step model gets the lower bound: it must remember to
+    # the end.
+    bound_last = not per_step and timesteps is not None
 
+    def kernel_initializer(index):
+        if input_stddev is None:
+            return keras.initializers.GlorotUniform(seed=_seed(seed, 10 * index))
+        return keras.initializers.RandomNormal(stddev=input_stddev, seed=_seed(seed, 10 * index))
+
+    shared = dict(timesteps=timesteps, gamma=gamma, method=method, kernel_regularizer=regularizer)
     if residual:
         x = keras.layers.Dense(units, kernel_regularizer=regularizer, name="projection")(x)
-        for block in range(num_layers // 2):
-            y = x
-            for index in (2 * block, 2 * block + 1):
-                y = keras.layers.BatchNormalization(name=f"bn_{index}")(y)
-                y = indrnn(index, return_sequences=True)(y)
-            x = keras.layers.Add(name=f"residual_{block}")([x, y])
+        blocks = num_layers // 2
+        for block in range(blocks):
+            x = ResidualIndRNNBlock(
+                units, dropout=dropout, last_layer=bound_last and block == blocks - 1,
+                kernel_initializer=kernel_initializer(block), seed=_seed(seed, 10 * block + 1),
+                name=f"residual_block_{block}", **shared,
+            )(x)
         x = keras.layers.BatchNormalization(name="bn_final")(x)
         if not per_step:
             x = x[:, -1, :]
+    elif batch_norm:
+        x = IndRNNStack(
+            units, num_layers=num_layers, batch_norm=True, dropout=dropout,
+            return_sequences=per_step, last_layer=bound_last,
+            kernel_initializer=kernel_initializer(0), seed=_seed(seed, 1), name="indrnn_stack",
+            **shared,
+        )(x)
     else:
         for index in range(num_layers):
             last = index == num_layers - 1
-            x = indrnn(index, return_sequences=not last or per_step)(x)
-            if batch_norm:
-                x = keras.layers.BatchNormalization(name=f"bn_{index}")(x)
+            x = IndRNN(
+                units, kernel_initializer=kernel_initializer(index), dropout=dropout,
+                last_layer=bound_last and last, seed=_seed(seed, 10 * index + 1),
+                return_sequences=not last or per_step, name=f"indrnn_{index}", **shared,
+            )(x)
     outputs = _head(x, output, num_classes, seed, kernel_regularizer=regularizer)
     name = "res_indrnn" if residual else ("bn_indrnn" if batch_norm else "indrnn")
     return keras.Model(inputs, outputs, name=name)

@@ -175,14 +175,33 @@ def test_indrnn_bound_holds_after_training_steps():
     assert at_a_bound.any()
 
 
-def test_residual_and_batch_norm_structure():
-    res = models.build_model("res_indrnn", (8, 3), units=8, num_layers=4, seed=1)
-    assert len(_recurrent_layers(res)) == 4
-    assert len([l for l in res.layers if isinstance(l, keras.layers.Add)]) == 2
+def _recurrent_vectors(model):
+    return [
+        keras.ops.convert_to_numpy(w) for w in model.weights
+        if w.path.endswith("recurrent_kernel") and len(w.shape) == 1
+    ]
+
+
+def test_residual_and_batch_norm_variants_use_the_package_blocks():
+    from keras_rnninit.layers import IndRNNStack, ResidualIndRNNBlock
+
+    timesteps = 16
+    res = models.build_model("res_indrnn", (timesteps, 3), units=8, num_layers=4, seed=1)
+    blocks = [l for l in res.layers if isinstance(l, ResidualIndRNNBlock)]
+    assert len(blocks) == 2 and [b.last_layer for b in blocks] == [False, True]
+    assert len(_recurrent_vectors(res)) == 4
     with pytest.raises(ValueError, match="num_layers=3"):
         models.build_model("res_indrnn", (8, 3), num_layers=3)
-    bn = models.build_model("bn_indrnn", (8, 3), units=8, num_layers=3)
-    assert len([l for l in bn.layers if isinstance(l, keras.layers.BatchNormalization)]) == 3
+    bn = models.build_model("bn_indrnn", (timesteps, 3), units=8, num_layers=3, seed=1)
+    (stack,) = [l for l in bn.layers if isinstance(l, IndRNNStack)]
+    assert stack.num_layers == 3 and stack.batch_norm and stack.last_layer
+    vectors = _recurrent_vectors(bn)
+    assert len(vectors) == 3
+    _, max_abs = constraints.indrnn_bounds(timesteps)
+    assert all(np.all(np.abs(u) <= max_abs + 1e-7) for u in vectors)
+    # A per-step model has no lower bound anywhere: its units may forget.
+    per_step = models.build_model("bn_indrnn", (timesteps, 3), "binary_per_step", units=8)
+    assert not [l for l in per_step.layers if isinstance(l, IndRNNStack)][0].last_layer
 
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
