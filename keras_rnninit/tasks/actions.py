@@ -293,7 +293,9 @@ def ntu_skeletons(
     """
     owner = "ntu_skeletons"
     if data_dir is None or not Path(data_dir).is_dir():
-        raise ValueError(f"{owner} expects `data_dir` to be a folder. Received: data_dir={data_dir!r}")
+        raise ValueError(
+            f"{owner} expects `data_dir` to be a folder. Received: data_dir={data_dir!r}"
+        )
     check_choice("benchmark", benchmark, NTU_BENCHMARKS, owner=owner)
     frames = check_int("frames", frames, minimum=1, owner=owner)
     max_bodies = check_int("max_bodies", max_bodies, minimum=1, owner=owner)
@@ -540,7 +542,8 @@ def ucf101_features(
         video = example["video"]
         index = _segment_indices(tf.shape(video)[0], frames)
         chosen = tf.cast(tf.gather(video, index), tf.float32)
-        return tf.image.resize(chosen, [image_size, image_size]), tf.cast(example["label"], tf.int32)
+        label = tf.cast(example["label"], tf.int32)
+        return tf.image.resize(chosen, [image_size, image_size]), label
 
     arrays = {}
     for split in ("train", "test"):

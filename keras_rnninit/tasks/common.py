@@ -5,7 +5,6 @@ import time
 from typing import Any
 from typing import NamedTuple
 
-import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -137,26 +136,3 @@ def measure_throughput(dataset, *, batches=100, warmup_batches=5):
         "batches": batches,
         "examples": examples,
     }
-
-
-def as_numpy_batches(dataset, limit=None):
-    """Lists the first `limit` batches of a dataset as NumPy arrays (a small test/debug helper)."""
-    out = []
-    for i, element in enumerate(dataset.as_numpy_iterator()):
-        if limit is not None and i >= limit:
-            break
-        out.append(element)
-    return out
-
-
-def to_builtin(value):
-    """Converts NumPy scalars and arrays inside `info` to plain Python values."""
-    if isinstance(value, dict):
-        return {key: to_builtin(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_builtin(item) for item in value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

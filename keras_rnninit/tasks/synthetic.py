@@ -335,7 +335,9 @@ def parity(
     timesteps = check_int("timesteps", timesteps, minimum=1, owner=owner)
     seed = check_int("seed", seed, minimum=0, owner=owner)
     if not isinstance(per_step, bool):
-        raise ValueError(f"{owner} expects `per_step` to be a bool. Received: per_step={per_step!r}")
+        raise ValueError(
+            f"{owner} expects `per_step` to be a bool. Received: per_step={per_step!r}"
+        )
     batch_size, sizes = _check_sizes(owner, batch_size, train_size, validation_size, test_size)
     datasets, steps = _build(
         lambda key: _parity_example(key, timesteps, per_step),

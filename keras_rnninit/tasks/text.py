@@ -201,7 +201,9 @@ def penn_treebank_characters(
     eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1, owner=owner)
     check_choice("tokenization", tokenization, TOKENIZATIONS, owner=owner)
     if data_dir is not None and not Path(data_dir).is_dir():
-        raise ValueError(f"{owner} expects `data_dir` to be a folder. Received: data_dir={data_dir!r}")
+        raise ValueError(
+            f"{owner} expects `data_dir` to be a folder. Received: data_dir={data_dir!r}"
+        )
 
     files = _find_files(_download() if data_dir is None else data_dir)
     tokens = {split: read_characters(path, tokenization) for split, path in files.items()}
