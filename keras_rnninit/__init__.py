@@ -6,21 +6,29 @@ benchmark tasks as tf.data pipelines.
 """
 
 from keras_rnninit import constraints
+from keras_rnninit import experiment
 from keras_rnninit import layers
+from keras_rnninit import models
 from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 from keras_rnninit.initializers import NPInitializer
 from keras_rnninit.layers import IndRNN
 from keras_rnninit.layers import IndRNNCell
+from keras_rnninit.layers import IndRNNStack
+from keras_rnninit.layers import ResidualIndRNNBlock
 from keras_rnninit.version import __version__
 
 __all__ = [
     "constraints",
+    "experiment",
+    "models",
     "IdentityInitializer",
     "IndRNN",
     "IndRNNCell",
     "IndRNNRecurrentInitializer",
+    "IndRNNStack",
+    "ResidualIndRNNBlock",
     "layers",
     "MagnitudeBound",
     "NPInitializer",

@@ -1,0 +1,688 @@
+"""Speed benchmark: milliseconds per training step of IndRNN and its peers, on this machine.
+
+Run it as a module:
+
+```
+python -m keras_rnninit.benchmark                          # the full ladder, current backend
+python -m keras_rnninit.benchmark --timesteps 1000 --repeats 3             # about a minute
+python -m keras_rnninit.benchmark --backends tensorflow,jax --output rows.json
+```
+
+Every row times one training step (forward, backward and optimizer update, one
+`model.train_on_batch` on fixed tensors, `jit_compile=True` unless `--no-jit`) as the median of
+`--repeats` steps after a compile step and `--warmup` warm-up steps. The model is the adding
+problem's: `layers` stacked recurrent layers of `units` units (all but the last return sequences),
+then `Dense(1)`, mean squared error, Adam. The rungs of the ladder:
+
+- `twin`: the recurrence-free twin, the same `Dense` projection and ReLU per step with no
+  recurrence. No recurrent layer can be faster, so it is the floor.
+- `indrnn`: `keras_rnninit.IndRNN` with each `--methods` entry (`auto`, `sequential`, `chunked`,
+  `parallel`).
+- `rnn_indrnn_cell`: `keras.layers.RNN(keras_rnninit.IndRNNCell(...))`, Keras' own loop over the
+  same cell.
+- `simple_rnn`: `keras.layers.SimpleRNN(activation="relu")`.
+- `lstm`: `keras.layers.LSTM`.
+
+The table gives each row's time, its ratio to the twin at the same length, and each peer's ratio
+to `IndRNN(method="auto")` (how many times slower the peer is). `--output FILE` writes the rows as
+a JSON list. A row whose predicted cost passes `--max-seconds-per-row` is skipped with a note
+rather than left running for minutes (e.g. LSTM or a TensorFlow `SimpleRNN` stack, whose
+XLA-compiled training step grows as T^2, at T = 5000); ask for it alone to time it anyway.
+"""
+
+import argparse
+import gc
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+MODELS = ("twin", "indrnn", "rnn_indrnn_cell", "simple_rnn", "lstm")
+METHODS = ("auto", "sequential", "chunked", "parallel")
+BACKENDS = ("tensorflow", "jax", "torch")
+DEFAULT_TIMESTEPS = (100, 250, 500, 1000, 5000)
+
+# A row is skipped when the cost predicted from the same rung's shorter lengths passes the
+# budget. The growth exponent is measured from the last two lengths, but never assumed below 1
+# (nothing gets cheaper with length) nor above 2.5.
+_MIN_EXPONENT = 1.0
+_MAX_EXPONENT = 2.5
+
+
+def _keras():
+    # Imported late so that `--backends` can pick the backend of each subprocess, and the parent
+    # process never has to build anything.
+    import keras
+
+    return keras
+
+
+def _indrnn_classes():
+    """`(IndRNN, IndRNNCell)`, or the reason they cannot be imported."""
+    try:
+        from keras_rnninit.layers import indrnn
+    except ImportError as error:
+        return None, f"IndRNN is not available: {error}"
+    return (indrnn.IndRNN, indrnn.IndRNNCell), None
+
+
+def make_adding_batch(batch_size, timesteps, input_dim=2, seed=0):
+    """A fixed adding-problem batch: values in [0, 1) and a marker channel with two ones.
+
+    Args:
+        batch_size: Number of sequences.
+        timesteps: Sequence length T.
+        input_dim: Features per step, `>= 1`. Defaults to `2` (value and marker, as in the
+            adding problem); extra channels are uniform noise, a single channel holds values.
+        seed: Seed of the NumPy generator. Defaults to `0`.
+
+    Returns:
+        `(inputs, targets)`: float32 arrays of shapes `(batch_size, timesteps, input_dim)` and
+        `(batch_size, 1)`, the target being the sum of the two marked values.
+    """
+    rng = np.random.default_rng(seed)
+    inputs = rng.uniform(size=(batch_size, timesteps, input_dim)).astype("float32")
+    targets = np.zeros((batch_size, 1), "float32")
+    if input_dim >= 2:
+        inputs[:, :, 1] = 0.0
+        for row in range(batch_size):
+            marked = rng.choice(timesteps, size=min(2, timesteps), replace=False)
+            inputs[row, marked, 1] = 1.0
+            targets[row, 0] = inputs[row, marked, 0].sum()
+    else:
+        targets[:, 0] = inputs[:, -2:, 0].sum(axis=1)
+    return inputs, targets
+
+
+def build_model(
+    model,
+    timesteps,
+    method=None,
+    batch_size=32,
+    input_dim=2,
+    units=128,
+    layers=2,
+    jit_compile=True,
+):
+    """Builds and compiles one rung of the ladder.
+
+    Args:
+        model: One of `"twin"`, `"indrnn"`, `"rnn_indrnn_cell"`, `"simple_rnn"`, `"lstm"`.
+        timesteps: Sequence length T. The IndRNN rungs also get it as `timesteps=`, so they train
+            with the paper's bound on `u` (the last layer with `last_layer=True`).
+        method: IndRNN's `method`, for `model="indrnn"` only. Defaults to `None` (`"auto"`).
+        batch_size: Batch size. Defaults to `32`.
+        input_dim: Features per step. Defaults to `2`.
+        units: Units per layer. Defaults to `128`.
+        layers: Stacked recurrent layers; all but the last return sequences. Defaults to `2`.
+        jit_compile: Passed to `compile`. Defaults to `True`.
+
+    Returns:
+        A compiled `keras.Model` mapping `(batch_size, timesteps, input_dim)` to `(batch_size, 1)`.
+
+    Example:
+
+    >>> model = keras_rnninit.benchmark.build_model("lstm", timesteps=100)
+    """
+    keras = _keras()
+    if model not in MODELS:
+        raise ValueError(f"`model` must be one of {MODELS}. Received: model={model!r}")
+    inputs = keras.Input(shape=(timesteps, input_dim), batch_size=batch_size)
+    x = inputs
+    for index in range(layers):
+        last = index == layers - 1
+        sequences = not last
+        if model == "twin":
+            x = keras.layers.Dense(units, activation="relu", name=f"twin_{index}")(x)
+            if last:
+                # The recurrent layers project and activate every step too; the twin only drops
+                # the recurrence, then keeps the last step as they do.
+                x = x[:, -1]
+        elif model in ("indrnn", "rnn_indrnn_cell"):
+            classes, reason = _indrnn_classes()
+            if classes is None:
+                raise RuntimeError(reason)
+            indrnn_layer, indrnn_cell = classes
+            bound = {"timesteps": timesteps, "last_layer": last}
+            if model == "indrnn":
+                x = indrnn_layer(
+                    units, method=method or "auto", return_sequences=sequences, **bound
+                )(x)
+            else:
+                x = keras.layers.RNN(indrnn_cell(units, **bound), return_sequences=sequences)(x)
+        elif model == "simple_rnn":
+            x = keras.layers.SimpleRNN(units, activation="relu", return_sequences=sequences)(x)
+        else:
+            x = keras.layers.LSTM(units, return_sequences=sequences)(x)
+    outputs = keras.layers.Dense(1)(x)
+    network = keras.Model(inputs, outputs, name=f"benchmark_{model}")
+    network.compile(
+        optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=jit_compile
+    )
+    return network
+
+
+def _max_rss_mib():
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    return usage / (1024.0 * 1024.0) if sys.platform == "darwin" else usage / 1024.0
+
+
+def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_seconds=None):
+    """Median milliseconds of one `train_on_batch` step, after a compile step and warm-up.
+
+    Args:
+        network: A compiled model.
+        inputs: Input tensor, reused for every step.
+        targets: Target tensor, reused for every step.
+        repeats: Timed steps, `>= 1`. Defaults to `5`.
+        warmup: Untimed steps after the first (compiling) one. Defaults to `1`.
+        max_seconds: Once this many seconds have passed, stop after the current step (at least
+            one timed step always runs). Defaults to `None` (no limit).
+
+    Returns:
+        A dict: `ms_per_step` (median), `ms_min`, `ms_max`, `repeats` (timed steps actually
+        run), `first_step_s` (the compile step, seconds), `loss` (the last step's loss).
+    """
+    start = time.perf_counter()
+    # train_on_batch returns the loss as a NumPy value, which waits for the step to finish on
+    # every backend, so each timed interval covers the whole step.
+    loss = network.train_on_batch(inputs, targets)
+    first_step = time.perf_counter() - start
+    for _ in range(warmup):
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            break
+        loss = network.train_on_batch(inputs, targets)
+    times = []
+    for _ in range(repeats):
+        step_start = time.perf_counter()
+        loss = network.train_on_batch(inputs, targets)
+        times.append(1000.0 * (time.perf_counter() - step_start))
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            break
+    return {
+        "ms_per_step": statistics.median(times),
+        "ms_min": min(times),
+        "ms_max": max(times),
+        "repeats": len(times),
+        "first_step_s": first_step,
+        "loss": float(np.asarray(loss).reshape(-1)[0]),
+    }
+
+
+def _predict_seconds(history, timesteps, warmup, repeats):
+    """Predicted seconds for a row from the same rung's measured rows, or None."""
+    if not history:
+        return None
+    points = sorted(history.items())
+    (t1, (ms1, first1)) = points[-1]
+    exponent = 2.0
+    if len(points) >= 2:
+        (t0, (ms0, _)) = points[-2]
+        if t1 != t0 and ms0 > 0 and ms1 > 0:
+            exponent = math.log(ms1 / ms0) / math.log(t1 / t0)
+    exponent = min(max(exponent, _MIN_EXPONENT), _MAX_EXPONENT)
+    scale = (timesteps / t1) ** exponent
+    step = ms1 * scale / 1000.0
+    # The first step compiles. Loops are compiled once, not unrolled, so that cost (beyond the
+    # step itself) is taken as independent of the length.
+    compile_extra = max(first1 - ms1 / 1000.0, 0.0)
+    return compile_extra + step * (1 + warmup + repeats)
+
+
+def _row_key(row):
+    return (row["backend"], row["model"], row["method"])
+
+
+def run_benchmark(
+    models=MODELS,
+    methods=METHODS,
+    timesteps=DEFAULT_TIMESTEPS,
+    batch_size=32,
+    input_dim=2,
+    units=128,
+    layers=2,
+    repeats=5,
+    warmup=1,
+    jit_compile=True,
+    max_seconds_per_row=120.0,
+    log=None,
+):
+    """Times every requested rung at every length on the current Keras backend.
+
+    Args:
+        models: Rungs to time, a subset of `MODELS`. Defaults to all.
+        methods: IndRNN methods to time for `"indrnn"`. Defaults to all of `METHODS`.
+        timesteps: Sequence lengths, timed in increasing order. Defaults to
+            `(100, 250, 500, 1000, 5000)`.
+        batch_size: Defaults to `32`.
+        input_dim: Defaults to `2`.
+        units: Defaults to `128`.
+        layers: Defaults to `2`.
+        repeats: Timed steps per row. Defaults to `5`.
+        warmup: Untimed steps per row after the compile step. Defaults to `1`.
+        jit_compile: Defaults to `True`.
+        max_seconds_per_row: Skip a row (with a note) when its cost predicted from the same
+            rung's shorter lengths passes this; a row that runs stops repeating once past it.
+            `None` for no limit. Defaults to `120.0`.
+        log: Called with one line of progress per row, or `None`. Defaults to `None`.
+
+    Returns:
+        A list of row dicts (see `ROW_KEYS`), with the ratios filled in by `add_ratios`.
+
+    Example:
+
+    >>> rows = keras_rnninit.benchmark.run_benchmark(
+    ...     models=("twin", "lstm"), timesteps=(8,), repeats=1
+    ... )
+    """
+    keras = _keras()
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError(f"`models` must be taken from {MODELS}. Received: models={list(models)}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(
+            f"`methods` must be taken from {METHODS}. Received: methods={list(methods)}"
+        )
+    backend = keras.backend.backend()
+    machine = describe_machine()
+    rungs = []
+    for model in models:
+        for method in methods if model == "indrnn" else (None,):
+            rungs.append((model, method))
+    histories = {}
+    failed = set()
+    rows = []
+    for length in sorted(timesteps):
+        inputs, targets = make_adding_batch(batch_size, length, input_dim)
+        inputs = keras.ops.convert_to_tensor(inputs)
+        targets = keras.ops.convert_to_tensor(targets)
+        for model, method in rungs:
+            row = {
+                "backend": backend,
+                "model": model,
+                "method": method,
+                "timesteps": length,
+                "batch_size": batch_size,
+                "input_dim": input_dim,
+                "units": units,
+                "layers": layers,
+                "jit_compile": jit_compile,
+                "ms_per_step": None,
+                "repeats": 0,
+                "note": None,
+                "machine": machine,
+            }
+            history = histories.setdefault((model, method), {})
+            predicted = _predict_seconds(history, length, warmup, repeats)
+            if (model, method) in failed:
+                # A failed rung would fail the same way at every longer length.
+                row["note"] = "skipped: failed at a shorter length"
+            elif (
+                max_seconds_per_row is not None
+                and predicted is not None
+                and predicted > max_seconds_per_row
+            ):
+                row["note"] = (
+                    f"skipped: predicted {predicted:.0f} s > --max-seconds-per-row "
+                    f"{max_seconds_per_row:g}"
+                )
+            elif model in ("indrnn", "rnn_indrnn_cell") and _indrnn_classes()[0] is None:
+                row["note"] = "skipped: " + _indrnn_classes()[1]
+            else:
+                keras.backend.clear_session()
+                gc.collect()
+                keras.utils.set_random_seed(0)
+                rss_before = _max_rss_mib()
+                try:
+                    network = build_model(
+                        model,
+                        length,
+                        method=method,
+                        batch_size=batch_size,
+                        input_dim=input_dim,
+                        units=units,
+                        layers=layers,
+                        jit_compile=jit_compile,
+                    )
+                    row.update(
+                        time_training_step(
+                            network,
+                            inputs,
+                            targets,
+                            repeats=repeats,
+                            warmup=warmup,
+                            max_seconds=max_seconds_per_row,
+                        )
+                    )
+                    history[length] = (row["ms_per_step"], row["first_step_s"])
+                    if row["repeats"] < repeats:
+                        row["note"] = (
+                            f"stopped after {row['repeats']} of {repeats} repeats (budget)"
+                        )
+                except Exception as error:  # noqa: BLE001 - a failing rung is a row, not a crash.
+                    message = " ".join(str(error).split())[:300]
+                    row["note"] = f"failed: {type(error).__name__}: {message}"
+                    failed.add((model, method))
+                # Peak resident memory of the whole process: it only grows, so the increase is
+                # what this row needed beyond every earlier row, not its own footprint.
+                row["max_rss_mib"] = round(_max_rss_mib(), 1)
+                row["max_rss_increase_mib"] = round(_max_rss_mib() - rss_before, 1)
+                network = None
+            rows.append(row)
+            if log is not None:
+                log(_progress_line(row))
+    add_ratios(rows)
+    return rows
+
+
+ROW_KEYS = (
+    "backend",
+    "model",
+    "method",
+    "timesteps",
+    "batch_size",
+    "input_dim",
+    "units",
+    "layers",
+    "jit_compile",
+    "ms_per_step",
+    "repeats",
+    "vs_twin",
+    "vs_indrnn_auto",
+    "note",
+)
+
+
+def _progress_line(row):
+    name = row["model"] + (f"[{row['method']}]" if row["method"] else "")
+    if row["ms_per_step"] is None:
+        return f"{row['backend']} T={row['timesteps']} {name}: {row['note']}"
+    return (
+        f"{row['backend']} T={row['timesteps']} {name}: {row['ms_per_step']:.1f} ms/step "
+        f"(compile step {row['first_step_s']:.1f} s, {row['repeats']} repeats)"
+    )
+
+
+def add_ratios(rows):
+    """Fills `vs_twin` (time / twin's time) and `vs_indrnn_auto` (time / IndRNN auto's time).
+
+    Rows are matched on backend, length, batch size, input size, units, layers and
+    `jit_compile`; a ratio is `None` where its reference was not measured.
+
+    Args:
+        rows: Row dicts, updated in place.
+
+    Returns:
+        The same list.
+    """
+
+    def setting(row):
+        return tuple(
+            row[k]
+            for k in (
+                "backend",
+                "timesteps",
+                "batch_size",
+                "input_dim",
+                "units",
+                "layers",
+                "jit_compile",
+            )
+        )
+
+    twin = {}
+    auto = {}
+    for row in rows:
+        if row["ms_per_step"] is None:
+            continue
+        if row["model"] == "twin":
+            twin[setting(row)] = row["ms_per_step"]
+        if row["model"] == "indrnn" and row["method"] == "auto":
+            auto[setting(row)] = row["ms_per_step"]
+    for row in rows:
+        ms = row["ms_per_step"]
+        ref_twin = twin.get(setting(row))
+        ref_auto = auto.get(setting(row))
+        row["vs_twin"] = None if ms is None or ref_twin is None else ms / ref_twin
+        row["vs_indrnn_auto"] = None if ms is None or ref_auto is None else ms / ref_auto
+    return rows
+
+
+def format_table(rows):
+    """The rows as a Markdown table (readable in a terminal too).
+
+    Args:
+        rows: Row dicts from `run_benchmark`.
+
+    Returns:
+        A string: one line per row, sorted by backend, length and ladder order.
+    """
+    order = {model: i for i, model in enumerate(MODELS)}
+    method_order = {method: i for i, method in enumerate(METHODS)}
+
+    def key(row):
+        return (
+            row["backend"],
+            row["batch_size"],
+            row["input_dim"],
+            row["units"],
+            row["layers"],
+            row["jit_compile"],
+            row["timesteps"],
+            order.get(row["model"], len(order)),
+            method_order.get(row["method"], -1),
+        )
+
+    def ratio(value):
+        return "" if value is None else f"{value:.2f}"
+
+    lines = [
+        "| backend | T | model | ms/step | x twin | x IndRNN(auto) | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(rows, key=key):
+        name = row["model"] + (f" ({row['method']})" if row["method"] else "")
+        ms = "" if row["ms_per_step"] is None else f"{row['ms_per_step']:.1f}"
+        lines.append(
+            f"| {row['backend']} | {row['timesteps']} | {name} | {ms} | "
+            f"{ratio(row['vs_twin'])} | {ratio(row['vs_indrnn_auto'])} | {row['note'] or ''} |"
+        )
+    return "\n".join(lines)
+
+
+def describe_machine():
+    """One line: CPU model and count, Python, Keras and the installed backends' versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    parts = [f"CPU: {cpu} x {os.cpu_count()}", f"Python {platform.python_version()}"]
+    for name in ("keras", "tensorflow", "jax", "jaxlib", "torch"):
+        # Package metadata, not an import: importing every framework would take seconds.
+        try:
+            parts.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(parts)
+
+
+def _parse_list(text, kind=str, choices=None, name="value"):
+    values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+    if choices is not None:
+        bad = [v for v in values if v not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be taken from {', '.join(choices)}. Received: {name}={text}"
+            )
+    if not values:
+        raise argparse.ArgumentTypeError(f"{name} is empty. Received: {name}={text!r}")
+    return values
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_rnninit.benchmark",
+        description="Milliseconds per training step of IndRNN and its peers (the speed ladder).",
+    )
+    parser.add_argument(
+        "--backends",
+        type=lambda s: _parse_list(s, choices=BACKENDS, name="--backends"),
+        default=None,
+        help="Comma-separated Keras backends, each run in its own subprocess, rows merged. "
+        "Default: the current backend (KERAS_BACKEND) in this process.",
+    )
+    parser.add_argument(
+        "--models",
+        type=lambda s: _parse_list(s, choices=MODELS, name="--models"),
+        default=list(MODELS),
+        help=f"Comma-separated rungs. Default: {','.join(MODELS)}.",
+    )
+    parser.add_argument(
+        "--methods",
+        type=lambda s: _parse_list(s, choices=METHODS, name="--methods"),
+        default=list(METHODS),
+        help=f"Comma-separated IndRNN methods. Default: {','.join(METHODS)}.",
+    )
+    parser.add_argument(
+        "--timesteps",
+        type=lambda s: _parse_list(s, kind=int, name="--timesteps"),
+        default=list(DEFAULT_TIMESTEPS),
+        help="Comma-separated sequence lengths. Default: 100,250,500,1000,5000.",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="Default: 32.")
+    parser.add_argument("--input-dim", type=int, default=2, help="Default: 2.")
+    parser.add_argument("--units", type=int, default=128, help="Default: 128.")
+    parser.add_argument("--layers", type=int, default=2, help="Default: 2.")
+    parser.add_argument("--repeats", type=int, default=5, help="Timed steps per row. Default: 5.")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="Untimed steps per row after the compiling one. Default: 1.",
+    )
+    parser.add_argument(
+        "--no-jit", action="store_true", help="Compile with jit_compile=False."
+    )
+    parser.add_argument(
+        "--max-seconds-per-row",
+        type=float,
+        default=120.0,
+        help="Skip a row whose predicted cost passes this (0 for no limit). Default: 120.",
+    )
+    parser.add_argument("--output", default=None, help="Write the rows to this JSON file.")
+    parser.add_argument("--quiet", action="store_true", help="No per-row progress lines.")
+    return parser
+
+
+def _check_positive(parser, args):
+    for name in ("batch_size", "input_dim", "units", "layers", "repeats"):
+        if getattr(args, name) < 1:
+            option = "--" + name.replace("_", "-")
+            parser.error(f"{option} must be >= 1. Received: {getattr(args, name)}")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be >= 0. Received: {args.warmup}")
+    if any(t < 1 for t in args.timesteps):
+        parser.error(f"--timesteps must be positive. Received: {args.timesteps}")
+
+
+def _run_backends(argv, backends, log):
+    """Runs this module once per backend in a subprocess and returns the merged rows."""
+    rows = []
+    for backend in backends:
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "rows.json")
+            child = _strip_options(argv, ("--backends", "--output")) + ["--output", path]
+            env = dict(os.environ, KERAS_BACKEND=backend)
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            log(f"=== backend {backend} ===")
+            # The child's own table goes nowhere: the merged table is printed once, here. Its
+            # progress lines and errors (stderr) pass through.
+            result = subprocess.run(
+                [sys.executable, "-m", "keras_rnninit.benchmark", *child],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            if result.returncode != 0 or not os.path.exists(path):
+                log(f"backend {backend} failed with exit status {result.returncode}")
+                continue
+            with open(path) as handle:
+                rows.extend(json.load(handle))
+    return add_ratios(rows)
+
+
+def _strip_options(argv, names):
+    kept = []
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item in names:
+            skip = True
+            continue
+        if any(item.startswith(name + "=") for name in names):
+            continue
+        kept.append(item)
+    return kept
+
+
+def main(argv=None):
+    """Command-line entry point; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_positive(parser, args)
+
+    def log(line):
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    if args.backends:
+        rows = _run_backends(argv, args.backends, log)
+    else:
+        rows = run_benchmark(
+            models=args.models,
+            methods=args.methods,
+            timesteps=args.timesteps,
+            batch_size=args.batch_size,
+            input_dim=args.input_dim,
+            units=args.units,
+            layers=args.layers,
+            repeats=args.repeats,
+            warmup=args.warmup,
+            jit_compile=not args.no_jit,
+            max_seconds_per_row=args.max_seconds_per_row or None,
+            log=log,
+        )
+    print(describe_machine())
+    print(
+        f"B={args.batch_size}, D={args.input_dim}, H={args.units}, layers={args.layers}, "
+        f"jit_compile={not args.no_jit}, median of {args.repeats} steps after "
+        f"{args.warmup} warm-up; ms per training step (forward + backward + Adam update)."
+    )
+    print(format_table(rows))
+    if args.output:
+        with open(args.output, "w") as handle:
+            json.dump(rows, handle, indent=1)
+        print(f"wrote {len(rows)} rows to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

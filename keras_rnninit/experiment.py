@@ -1,0 +1,419 @@
+"""The training harness the example scripts share.
+
+One command-line vocabulary (`make_parser` / `parse_args`), one way to build, compile, train and
+report (`train_and_evaluate`): distribution strategy, Keras' progress bar, a checkpoint every
+epoch with resumption after an interruption (`keras.callbacks.BackupAndRestore`), the history as
+CSV, `TerminateOnNaN`, a learning-curve PNG, the final metrics and the run's configuration as
+JSON. Every file lands in `--output-dir`:
+
+```
+config.json     arguments, backend, versions, seed and anything the example adds (a permutation)
+history.csv     one row per epoch; a resumed run appends to it
+model.keras     the model after the latest epoch
+backup/         BackupAndRestore's state while a run is unfinished (deleted when it completes)
+metrics.json    test metrics, epochs, training time, the last history row
+learning_curve.png
+```
+"""
+
+import argparse
+import contextlib
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import keras
+
+DISTRIBUTE_CHOICES = ("none", "mirrored", "multi-worker")
+
+# The options every example has; an example adds its own with `parser.add_argument`.
+_COMMON_DEFAULTS = {
+    "model": "indrnn",
+    "units": None,
+    "layers": None,
+    "timesteps": 100,
+    "epochs": 10,
+    "steps_per_epoch": 100,
+    "validation_steps": 10,
+    "test_steps": 20,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "clip_value": None,
+    "clip_norm": None,
+    "seed": 1337,
+    "output_dir": None,
+}
+
+
+def make_parser(description, defaults=None, quick=None, name=None):
+    """An `argparse.ArgumentParser` with the options every example takes.
+
+    Every option defaults to None in the parser; `parse_args` fills what the user left out from
+    `quick` when `--quick` is given, then from `defaults`, then from the harness' own defaults.
+    An example may add options of its own (with `default=None`) and name their defaults in the
+    same dictionaries.
+
+    Args:
+        description: The example's one-paragraph description (its docstring's first lines).
+        defaults: Dict of option name (dest form, e.g. `"steps_per_epoch"`) to full-run value.
+            Defaults to `None`.
+        quick: Dict of the values `--quick` uses, for a run of seconds. Defaults to `None`.
+        name: The example's name, used in the default `--output-dir` (`runs/<name>/<model>`).
+            Defaults to `None` (the program's file name).
+
+    Returns:
+        The parser.
+
+    Example:
+
+    ```python
+    parser = keras_rnninit.experiment.make_parser(
+        "Adding problem.", defaults={"timesteps": 100}, quick={"epochs": 1}
+    )
+    args = keras_rnninit.experiment.parse_args(parser, ["--model", "lstm"])
+    ```
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"{name}.py" if name else None,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(_defaults={**_COMMON_DEFAULTS, **(defaults or {})}, _quick=dict(quick or {}))
+    add = parser.add_argument
+    add("--model", help="network family: indrnn, bn_indrnn, res_indrnn, np_rnn, irnn, "
+        "scaled_irnn, lstm, tanh_rnn")
+    add("--units", type=int, help="hidden units per layer (family default if omitted)")
+    add("--layers", type=int, help="recurrent layers (family default if omitted)")
+    add("--timesteps", type=int, help="sequence length T")
+    add("--epochs", type=int, help="training epochs")
+    add("--steps-per-epoch", type=int, help="batches per epoch (0: the whole training set)")
+    add("--validation-steps", type=int, help="validation batches after each epoch (0: all)")
+    add("--test-steps", type=int, help="test batches for the final evaluation (0: all)")
+    add("--batch-size", type=int, help="global batch size")
+    add("--learning-rate", type=float, help="Adam learning rate")
+    add("--clip-value", type=float, help="clip every gradient element to [-v, v]")
+    add("--clip-norm", type=float, help="clip the global gradient norm")
+    add("--jit", action=argparse.BooleanOptionalAction,
+        help="compile the train step with XLA (default: on, off with --distribute)")
+    add("--quick", action="store_true", help="tiny sizes: a smoke run of seconds")
+    add("--output-dir", help="where every output file goes")
+    add("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
+        help="tf.distribute strategy (TensorFlow backend only)")
+    add("--seed", type=int, help="seed of every random draw (weights, data, permutation)")
+    return parser
+
+
+def parse_args(parser, argv=None):
+    """Parses `argv` and fills the options left out (see `make_parser`).
+
+    Args:
+        parser: A parser from `make_parser`.
+        argv: List of strings, or None for `sys.argv[1:]`. Defaults to `None`.
+
+    Returns:
+        An `argparse.Namespace` with every option set; `output_dir` defaults to
+        `runs/<prog>/<model>`.
+    """
+    args = parser.parse_args(argv)
+    defaults, quick = args._defaults, args._quick
+    del args._defaults, args._quick
+    # Keras optimizers take one kind of clipping: one given on the command line replaces the
+    # example's default kind, and two at once are an error.
+    if args.clip_value is not None and args.clip_norm is not None:
+        parser.error("give at most one of --clip-value and --clip-norm")
+    if args.clip_value is not None or args.clip_norm is not None:
+        defaults = {k: v for k, v in defaults.items() if k not in ("clip_value", "clip_norm")}
+    for name, value in vars(args).items():
+        if value is None:
+            if args.quick and name in quick:
+                setattr(args, name, quick[name])
+            elif name in defaults:
+                setattr(args, name, defaults[name])
+    if args.jit is None:
+        # Under tf.distribute, XLA-compiled steps failed here with "Trying to access resource
+        # ... located in device CPU:1 from device CPU:0" (TF 2.21, two logical CPUs), so a
+        # distributed run compiles without XLA unless --jit is given explicitly.
+        args.jit = args.distribute == "none"
+    if args.steps_per_epoch == 0:
+        args.steps_per_epoch = None
+    for name in ("validation_steps", "test_steps"):
+        if getattr(args, name) == 0:
+            setattr(args, name, None)
+    if args.output_dir is None:
+        program = os.path.splitext(os.path.basename(parser.prog))[0]
+        args.output_dir = os.path.join("runs", program, args.model)
+    return args
+
+
+def distribution_strategy(name):
+    """Returns the `tf.distribute` strategy for `--distribute`, or None for `"none"`.
+
+    `"mirrored"` copies the model onto every local device; `"multi-worker"` reads the cluster
+    from the `TF_CONFIG` environment variable. Both need the TensorFlow backend.
+
+    Args:
+        name: One of `"none"`, `"mirrored"`, `"multi-worker"`.
+
+    Returns:
+        A `tf.distribute.Strategy`, or None.
+
+    Example:
+
+    ```python
+    strategy = keras_rnninit.experiment.distribution_strategy("mirrored")
+    ```
+    """
+    if name not in DISTRIBUTE_CHOICES:
+        raise ValueError(f"`distribute` must be one of {DISTRIBUTE_CHOICES}. Received: distribute={name!r}")
+    if name == "none":
+        return None
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"--distribute {name} uses tf.distribute and needs KERAS_BACKEND=tensorflow. "
+            f"Received: distribute={name!r} on backend {backend!r}. On JAX, use "
+            "keras.distribution.DataParallel instead."
+        )
+    # The only place the harness touches TensorFlow directly: tf.distribute has no
+    # backend-neutral equivalent in Keras 3.
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def make_optimizer(args):
+    """Adam with `args.learning_rate` and the requested gradient clipping."""
+    kwargs = {}
+    if args.clip_value is not None:
+        kwargs["clipvalue"] = args.clip_value
+    if args.clip_norm is not None:
+        kwargs["global_clipnorm"] = args.clip_norm
+    return keras.optimizers.Adam(args.learning_rate, **kwargs)
+
+
+def make_callbacks(output_dir):
+    """Checkpoint every epoch, resume after an interruption, log history, stop on NaN.
+
+    A fresh run (no backup in `output_dir/backup`) starts a new `history.csv`; a resumed run
+    appends to it, so the CSV covers every epoch once.
+    """
+    backup_dir = os.path.join(output_dir, "backup")
+    history_path = os.path.join(output_dir, "history.csv")
+    resuming = os.path.exists(os.path.join(backup_dir, "training_metadata.json"))
+    if not resuming and os.path.exists(history_path):
+        os.remove(history_path)
+    return [
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch"),
+        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "model.keras")),
+        keras.callbacks.CSVLogger(history_path, append=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def read_history(path):
+    """Reads `history.csv` into a dict of column name to list of floats."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def plot_history(history_path, png_path, title=None):
+    """Draws every metric in `history.csv` against the epoch, training and validation together.
+
+    Returns the PNG path, or None when matplotlib is not installed (it is an optional
+    dependency: `pip install keras-rnninit[examples]`).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+    except ImportError:
+        print("matplotlib is not installed; no learning-curve PNG.", file=sys.stderr)
+        return None
+    history = read_history(history_path)
+    epochs = [int(e) + 1 for e in history.get("epoch", [])]
+    names = [k for k in history if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
+    figure, axes = pyplot.subplots(1, max(len(names), 1), figsize=(5 * max(len(names), 1), 3.5),
+                                   squeeze=False)
+    for axis, name in zip(axes[0], names):
+        axis.plot(epochs, history[name], marker=".", label="train")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], marker=".", label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    pyplot.close(figure)
+    return png_path
+
+
+def write_json(path, data):
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, default=_jsonable)
+        f.write("\n")
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def model_builder(args, info, **kwargs):
+    """A zero-argument callable that builds `args.model` for a task described by `info`.
+
+    Reads the input shape, output kind, number of classes and, for token inputs, the vocabulary
+    size from a `keras_rnninit.tasks` `info` dict; `--units`, `--layers` and `--seed` from
+    `args`. Arguments left None keep the family's defaults.
+
+    Args:
+        args: The namespace from `parse_args`.
+        info: A task's `info` dict.
+        **kwargs: More arguments for the family's builder (`dropout=...`).
+
+    Returns:
+        A callable for `train_and_evaluate`'s `build_model`.
+
+    Example:
+
+    ```python
+    data = keras_rnninit.tasks.adding_problem(timesteps=args.timesteps)
+    build = keras_rnninit.experiment.model_builder(args, data.info)
+    ```
+    """
+    # Imported here: models imports the layers, which the CLI helpers do not need.
+    from keras_rnninit import models
+
+    options = {
+        "units": args.units,
+        "num_layers": args.layers,
+        "seed": args.seed,
+        "vocabulary_size": info.get("vocabulary_size") if info.get("input_dtype") == "int32" else None,
+        **kwargs,
+    }
+
+    def build():
+        return models.build_model(
+            args.model, tuple(info["input_shape"]), info["output_kind"], info.get("num_classes"),
+            **options,
+        )
+
+    return build
+
+
+def train_and_evaluate(
+    args, build_model, train_data, *, loss, metrics=(), validation_data=None, test_data=None,
+    config=None, summary=None, callbacks=(), derive=None,
+):
+    """Builds, compiles, trains and evaluates one model and writes every output file.
+
+    The model is built and compiled inside the distribution strategy's scope. Training resumes
+    from `args.output_dir/backup` when an earlier run was interrupted.
+
+    Args:
+        args: The namespace from `parse_args`.
+        build_model: Zero-argument callable returning an uncompiled `keras.Model`.
+        train_data: A `tf.data.Dataset` (or anything `fit` takes) of `(inputs, targets)`.
+        loss: The loss, as for `compile`.
+        metrics: Metrics, as for `compile`. Defaults to `()`.
+        validation_data: Evaluated after every epoch for `args.validation_steps` batches.
+            Defaults to `None`.
+        test_data: Evaluated once at the end for `args.test_steps` batches. Defaults to `None`.
+        config: Dict of extra facts for `config.json` (data sizes, a permutation).
+            Defaults to `None`.
+        summary: Dict of extra entries for `metrics.json` (a baseline to compare with).
+            Defaults to `None`.
+        callbacks: Extra Keras callbacks. Defaults to `()`.
+        derive: Callable mapping the test metrics dict to extra entries for it (bits per
+            character from the loss). Defaults to `None`.
+
+    Returns:
+        The dict written to `metrics.json`.
+
+    Example:
+
+    ```python
+    metrics = keras_rnninit.experiment.train_and_evaluate(
+        args, lambda: keras_rnninit.models.build_model(args.model, (100, 2)),
+        train, loss="mse", validation_data=val, test_data=test,
+    )
+    ```
+    """
+    keras.utils.set_random_seed(args.seed)
+    os.makedirs(args.output_dir, exist_ok=True)
+    run_config = {
+        "arguments": {k: v for k, v in sorted(vars(args).items())},
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "command": [os.path.basename(sys.argv[0])] + sys.argv[1:],
+        **(config or {}),
+    }
+    write_json(os.path.join(args.output_dir, "config.json"), run_config)
+
+    strategy = distribution_strategy(args.distribute)
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = build_model()
+        model.compile(
+            optimizer=make_optimizer(args), loss=loss, metrics=list(metrics),
+            jit_compile=args.jit,
+        )
+    model.summary()
+
+    if args.steps_per_epoch is not None and hasattr(train_data, "repeat"):
+        # A fixed number of steps per epoch may outrun a finite split; cycle it instead.
+        train_data = train_data.repeat()
+    start = time.perf_counter()
+    history = model.fit(
+        train_data,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_data=validation_data,
+        validation_steps=args.validation_steps if validation_data is not None else None,
+        callbacks=make_callbacks(args.output_dir) + list(callbacks),
+        # The pipelines shuffle themselves; Keras would only warn that it cannot.
+        shuffle=False,
+    )
+    train_seconds = time.perf_counter() - start
+
+    results = {
+        "model": args.model,
+        "backend": keras.backend.backend(),
+        "epochs_requested": args.epochs,
+        "epochs_run_this_session": len(history.epoch),
+        "train_seconds_this_session": round(train_seconds, 2),
+        **(summary or {}),
+    }
+    history_path = os.path.join(args.output_dir, "history.csv")
+    if os.path.exists(history_path):
+        rows = read_history(history_path)
+        results["epochs_completed"] = len(rows.get("epoch", []))
+        results["last_epoch"] = {k: _finite_or_none(v[-1]) for k, v in rows.items() if v}
+    if test_data is not None:
+        test = model.evaluate(test_data, steps=args.test_steps, return_dict=True)
+        results["test"] = {k: _finite_or_none(v) for k, v in test.items()}
+        if derive is not None:
+            results["test"].update(derive(results["test"]))
+    write_json(os.path.join(args.output_dir, "metrics.json"), results)
+    if os.path.exists(history_path):
+        plot_history(
+            history_path, os.path.join(args.output_dir, "learning_curve.png"),
+            title=f"{os.path.basename(os.path.normpath(args.output_dir))}: {args.model}",
+        )
+    print(json.dumps(results.get("test", results), indent=2, sort_keys=True))
+    return results

@@ -1,0 +1,207 @@
+"""The speed benchmark's harness: rows, ratios, skipping, JSON. No timing is asserted."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_rnninit import benchmark
+
+
+def _check_row(row, backend):
+    for key in benchmark.ROW_KEYS:
+        assert key in row, key
+    assert row["backend"] == backend
+    assert row["model"] in benchmark.MODELS
+    assert (row["method"] in benchmark.METHODS) == (row["model"] == "indrnn")
+    if row["ms_per_step"] is None:
+        # A row without a time always says why.
+        assert row["note"]
+        assert row["vs_twin"] is None and row["vs_indrnn_auto"] is None
+    else:
+        assert row["ms_per_step"] > 0 and math.isfinite(row["ms_per_step"])
+        assert row["repeats"] >= 1
+        assert row["ms_min"] <= row["ms_per_step"] <= row["ms_max"]
+        assert math.isfinite(row["loss"])
+
+
+def test_tiny_run_gives_well_formed_rows():
+    rows = benchmark.run_benchmark(
+        models=("twin", "simple_rnn"), timesteps=(8,), repeats=1, warmup=0, units=8
+    )
+    backend = keras.backend.backend()
+    assert [(r["model"], r["timesteps"]) for r in rows] == [("twin", 8), ("simple_rnn", 8)]
+    for row in rows:
+        _check_row(row, backend)
+        assert row["note"] is None
+        assert row["repeats"] == 1
+        assert (row["batch_size"], row["input_dim"], row["units"], row["layers"]) == (32, 2, 8, 2)
+        assert row["jit_compile"] is True
+    twin, simple = rows
+    assert twin["vs_twin"] == 1.0
+    assert simple["vs_twin"] == pytest.approx(simple["ms_per_step"] / twin["ms_per_step"])
+    table = benchmark.format_table(rows)
+    assert table.count("\n") == 3  # header, rule, two rows
+    assert "| simple_rnn |" in table
+
+
+def test_main_writes_json(tmp_path, capsys):
+    path = tmp_path / "rows.json"
+    status = benchmark.main(
+        [
+            "--models", "twin,indrnn",
+            "--methods", "auto",
+            "--timesteps", "8",
+            "--repeats", "1",
+            "--warmup", "0",
+            "--units", "8",
+            "--output", str(path),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    rows = json.loads(path.read_text())
+    assert isinstance(rows, list) and len(rows) == 2
+    for row in rows:
+        _check_row(row, keras.backend.backend())
+    assert [r["model"] for r in rows] == ["twin", "indrnn"]
+    assert rows[1]["method"] == "auto"
+    out = capsys.readouterr().out
+    assert "| backend | T | model |" in out
+    assert "keras" in out  # the machine line names the versions
+
+
+def test_twin_has_no_recurrence():
+    network = benchmark.build_model("twin", timesteps=6, batch_size=4, units=8)
+    inputs, _ = benchmark.make_adding_batch(4, 6)
+    changed = inputs.copy()
+    changed[:, :-1] = np.random.default_rng(1).uniform(size=changed[:, :-1].shape)
+    # Only the last step reaches the output: the floor of the ladder carries nothing over time.
+    before = network.predict(inputs, verbose=0)
+    np.testing.assert_allclose(before, network.predict(changed, verbose=0))
+    changed[:, -1] += 1.0
+    assert not np.allclose(before, network.predict(changed, verbose=0))
+
+
+def test_adding_batch_targets_are_the_marked_sums():
+    inputs, targets = benchmark.make_adding_batch(5, 20, seed=3)
+    assert inputs.shape == (5, 20, 2) and targets.shape == (5, 1)
+    np.testing.assert_array_equal(inputs[:, :, 1].sum(axis=1), 2.0)
+    np.testing.assert_allclose(
+        targets[:, 0], (inputs[:, :, 0] * inputs[:, :, 1]).sum(axis=1), rtol=1e-6
+    )
+
+
+def _row(model, ms, timesteps=100, method=None):
+    return {
+        "backend": "b", "model": model, "method": method, "timesteps": timesteps,
+        "batch_size": 32, "input_dim": 2, "units": 128, "layers": 2, "jit_compile": True,
+        "ms_per_step": ms, "repeats": 1, "note": None,
+    }
+
+
+def test_ratios_match_rows_of_the_same_setting():
+    rows = [
+        _row("twin", 10.0),
+        _row("indrnn", 20.0, method="auto"),
+        _row("indrnn", 40.0, method="sequential"),
+        _row("lstm", 200.0),
+        _row("lstm", 999.0, timesteps=200),  # no twin or IndRNN at T=200
+        _row("simple_rnn", None),
+    ]
+    benchmark.add_ratios(rows)
+    assert [r["vs_twin"] for r in rows] == [1.0, 2.0, 4.0, 20.0, None, None]
+    assert [r["vs_indrnn_auto"] for r in rows] == [0.5, 1.0, 2.0, 10.0, None, None]
+
+
+def test_prediction_follows_the_measured_growth():
+    # Quadratic growth measured from two lengths is extrapolated quadratically.
+    history = {100: (10.0, 1.0), 200: (40.0, 1.0)}
+    predicted = benchmark._predict_seconds(history, 400, warmup=0, repeats=1)
+    step = 0.160  # 40 ms * (400 / 200)^2
+    compile_extra = 1.0 - 0.040
+    assert predicted == pytest.approx(compile_extra + 2 * step)
+    # Growth below linear is assumed linear; nothing measured predicts nothing.
+    flat = {100: (10.0, 0.0), 200: (10.0, 0.0)}
+    assert benchmark._predict_seconds(flat, 400, 0, 1) == pytest.approx(2 * 0.020)
+    assert benchmark._predict_seconds({}, 400, 0, 1) is None
+
+
+def test_rows_past_the_budget_are_skipped_with_a_note(monkeypatch):
+    calls = []
+
+    def fake_time(network, inputs, targets, repeats, warmup, max_seconds):
+        length = inputs.shape[1]
+        calls.append(length)
+        # A rung whose step costs T^2 / 100 ms, with a free compile.
+        ms = length**2 / 100.0
+        return {"ms_per_step": ms, "ms_min": ms, "ms_max": ms, "repeats": repeats,
+                "first_step_s": ms / 1000.0, "loss": 0.0}
+
+    monkeypatch.setattr(benchmark, "time_training_step", fake_time)
+    rows = benchmark.run_benchmark(
+        models=("twin",), timesteps=(10, 20, 400), repeats=1, warmup=0, units=4,
+        max_seconds_per_row=2.0,
+    )
+    # Predicted at T=400: 4 ms * 20^2 = 1.6 s per step, twice (compile step and one timed): > 2 s.
+    assert calls == [10, 20]
+    assert rows[2]["ms_per_step"] is None
+    assert rows[2]["note"].startswith("skipped: predicted")
+
+
+def test_a_failing_rung_becomes_a_row(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no fast path here")
+
+    monkeypatch.setattr(benchmark, "build_model", broken)
+    rows = benchmark.run_benchmark(models=("lstm",), timesteps=(4, 8), repeats=1, warmup=0)
+    assert rows[0]["note"] == "failed: RuntimeError: no fast path here"
+    assert rows[1]["note"] == "skipped: failed at a shorter length"
+    assert all(r["ms_per_step"] is None for r in rows)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--models", "gru"], ["--methods", "fast"], ["--repeats", "0"], ["--timesteps", "0"]]
+)
+def test_bad_options_are_rejected(argv, capsys):
+    with pytest.raises(SystemExit) as error:
+        benchmark.main(argv)
+    assert error.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_bad_model_names_raise():
+    with pytest.raises(ValueError, match="Received: model='gru'"):
+        benchmark.build_model("gru", timesteps=4)
+
+
+def test_strip_options_drops_the_options_and_their_values():
+    argv = ["--backends", "jax,tensorflow", "--timesteps", "8", "--output=x.json", "--quiet"]
+    assert benchmark._strip_options(argv, ("--backends", "--output")) == [
+        "--timesteps", "8", "--quiet"
+    ]
+
+
+def test_backends_run_in_subprocesses_and_merge(tmp_path, capsys):
+    path = tmp_path / "rows.json"
+    backend = keras.backend.backend()
+    status = benchmark.main(
+        [
+            "--backends", backend,
+            "--models", "twin",
+            "--timesteps", "4",
+            "--repeats", "1",
+            "--warmup", "0",
+            "--units", "4",
+            "--output", str(path),
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    rows = json.loads(path.read_text())
+    assert len(rows) == 1
+    _check_row(rows[0], backend)
+    assert rows[0]["vs_twin"] == 1.0
+    assert f"| {backend} | 4 | twin |" in capsys.readouterr().out

@@ -1,0 +1,214 @@
+"""Every example script end to end with --quick, on data the tests make (no network)."""
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_outputs(output_dir, epochs, test_metrics):
+    """The files every example writes exist and hold what they should."""
+    with open(os.path.join(output_dir, "history.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    assert all(np.isfinite(float(r["loss"])) and np.isfinite(float(r["val_loss"])) for r in rows)
+    with open(os.path.join(output_dir, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["epochs_completed"] == epochs
+    for name in test_metrics:
+        assert np.isfinite(metrics["test"][name]), (name, metrics["test"])
+    with open(os.path.join(output_dir, "config.json")) as f:
+        config = json.load(f)
+    assert config["arguments"]["quick"] is True and "task" in config
+    with open(os.path.join(output_dir, "learning_curve.png"), "rb") as f:
+        assert f.read(8) == PNG_MAGIC
+    assert os.path.exists(os.path.join(output_dir, "model.keras"))
+    return metrics, config
+
+
+@pytest.mark.parametrize(
+    "name, model, test_metrics",
+    [
+        ("adding_problem", "indrnn", ["loss"]),
+        ("multiplication_problem", "np_rnn", ["loss"]),
+        pytest.param("parity", "indrnn", ["binary_accuracy"], marks=pytest.mark.slow),
+        ("parity", "lstm", ["binary_accuracy"]),
+    ],
+)
+def test_synthetic_examples_quick(name, model, test_metrics, tmp_path):
+    results = load_example(name).main(["--quick", "--model", model, "--output-dir", str(tmp_path)])
+    metrics, config = check_outputs(str(tmp_path), 2, test_metrics)
+    assert metrics == json.loads(json.dumps(results))
+    assert config["arguments"]["model"] == model and config["task"]["timesteps"] > 0
+
+
+def test_adding_problem_resumes_after_an_interruption(tmp_path):
+    example = load_example("adding_problem")
+    argv = ["--quick", "--epochs", "3", "--output-dir", str(tmp_path)]
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise KeyboardInterrupt("simulated interruption")
+
+    with pytest.raises(KeyboardInterrupt):
+        example.main(argv, callbacks=[Interrupt()])
+    started = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.append(epoch)
+
+    results = example.main(argv, callbacks=[Record()])
+    assert started == [1, 2]
+    assert results["epochs_run_this_session"] == 2
+    check_outputs(str(tmp_path), 3, ["loss"])
+
+
+@pytest.mark.parametrize("flags", [["--permuted"], pytest.param([], marks=pytest.mark.slow)])
+def test_sequential_mnist_quick_on_mock_data(flags, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=40):
+        load_example("sequential_mnist").main(
+            ["--quick", "--model", "irnn", "--output-dir", str(tmp_path / "run"),
+             "--data-dir", str(tmp_path / "tfds"), *flags]
+        )
+    metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
+    assert config["task"]["input_shape"] == [28, 28]  # --quick reads rows
+    permutation = config["task"]["permutation"]
+    if flags:
+        assert sorted(permutation) == list(range(784))
+    else:
+        assert permutation is None
+
+
+def _write_ptb_files(folder):
+    rng = np.random.default_rng(0)
+    letters = list("abcdefghij")
+    folder.mkdir(parents=True)
+    for split, lines in (("train", 80), ("valid", 20), ("test", 20)):
+        text = []
+        for _ in range(lines):
+            words = ["".join(rng.choice(letters, size=rng.integers(1, 6))) for _ in range(5)]
+            text.append(" _ ".join(" ".join(word) for word in words))
+        (folder / f"ptb.char.{split}.txt").write_text("\n".join(text) + "\n")
+
+
+@pytest.mark.parametrize(
+    "model", ["indrnn", pytest.param("tanh_rnn", marks=pytest.mark.slow)]
+)
+def test_char_language_model_quick_on_generated_files(model, tmp_path):
+    _write_ptb_files(tmp_path / "ptb")
+    results = load_example("char_language_model").main(
+        ["--quick", "--model", model, "--data-dir", str(tmp_path / "ptb"),
+         "--output-dir", str(tmp_path / "run")]
+    )
+    metrics, config = check_outputs(str(tmp_path / "run"), 2, ["bits_per_character"])
+    # Bits per character is the cross-entropy in nats over ln 2.
+    np.testing.assert_allclose(
+        metrics["test"]["bits_per_character"],
+        metrics["test"]["sparse_categorical_crossentropy"] / np.log(2), rtol=1e-6)
+    assert set(config["vocabulary"]) <= set("abcdefghij_\n")
+    assert config["task"]["vocabulary_size"] == len(config["vocabulary"])
+    assert results["test"]["bits_per_character"] > 0
+
+
+def _write_ntu_files(folder):
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for performer in (1, 2, 3):  # 1 and 2 are cross-subject training subjects, 3 is not
+        for camera in (1, 2):
+            for action in (1, 2, 3):
+                joints = rng.normal(size=(int(rng.integers(6, 15)), 2, 25, 3)).astype("float32")
+                np.save(folder / f"S001C{camera:03d}P{performer:03d}R001A{action:03d}.npy", joints)
+
+
+@pytest.mark.parametrize(
+    "model", ["indrnn", pytest.param("np_rnn", marks=pytest.mark.slow)]
+)
+def test_action_recognition_ntu_quick_on_generated_files(model, tmp_path):
+    _write_ntu_files(tmp_path / "ntu")
+    load_example("action_recognition").main(
+        ["--quick", "--dataset", "ntu", "--model", model, "--data-dir", str(tmp_path / "ntu"),
+         "--output-dir", str(tmp_path / "run")]
+    )
+    metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
+    assert config["task"]["input_shape"] == [4, 150]
+    assert metrics["chance_accuracy"] == pytest.approx(1 / 60)
+
+
+def test_action_recognition_ucf101_quick_on_mock_data(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    cnn = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, strides=4),
+         keras.layers.GlobalAveragePooling2D()],
+        name="tiny_cnn",
+    )
+    with tfds.testing.mock_data(num_examples=4):
+        load_example("action_recognition").main(
+            ["--quick", "--dataset", "ucf101", "--model", "np_rnn", "--image-size", "32",
+             "--batch-size", "1", "--data-dir", str(tmp_path / "tfds"),
+             "--output-dir", str(tmp_path / "run")],
+            feature_extractor=cnn,
+        )
+    metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
+    assert config["task"]["input_shape"] == [4, 4] and config["task"]["num_classes"] == 101
+
+
+def test_examples_are_keras_io_sized_and_documented():
+    for name in ("adding_problem", "multiplication_problem", "parity", "sequential_mnist",
+                 "char_language_model", "action_recognition"):
+        with open(os.path.join(EXAMPLES, f"{name}.py")) as f:
+            source = f.read()
+        assert len(source.splitlines()) < 300, name
+        header = source.split('"""')[1]
+        assert "Title:" in header and "Reproduces:" in header and "--quick" in header, name
+        assert f"python examples/{name}.py" in header, name
+        assert source.index('os.environ.setdefault("KERAS_BACKEND"') < source.index("from keras_rnninit")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute needs TF")
+def test_multiplication_problem_mirrored_on_two_logical_cpus(tmp_path):
+    source = f"""
+import sys, runpy
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.argv = ["multiplication_problem.py", "--quick", "--distribute", "mirrored",
+            "--output-dir", {str(tmp_path)!r}]
+runpy.run_path({os.path.join(EXAMPLES, "multiplication_problem.py")!r}, run_name="__main__")
+"""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics, config = check_outputs(str(tmp_path), 2, ["loss"])
+    assert config["arguments"]["distribute"] == "mirrored" and config["arguments"]["jit"] is False
+
+
+def test_mirrored_is_a_clear_error_off_tensorflow(tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("only other backends refuse tf.distribute")
+    with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
+        load_example("parity").main(
+            ["--quick", "--model", "lstm", "--distribute", "mirrored",
+             "--output-dir", str(tmp_path)]
+        )
