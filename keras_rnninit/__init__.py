@@ -1,15 +1,22 @@
 """keras_rnninit: train plain ReLU recurrent networks on long sequences with Keras 3.
 
 np-RNN and IRNN initializers for any Keras recurrent layer, an IndRNN cell and a fast IndRNN
-layer, recurrent-weight constraints, clipping callbacks and gradient diagnostics, and the papers'
-benchmark tasks as tf.data pipelines.
+layer, recurrent-weight constraints, clipping callbacks and gradient diagnostics, model builders,
+and the papers' benchmark tasks as tf.data pipelines.
 """
 
+from keras_rnninit import callbacks
 from keras_rnninit import constraints
 from keras_rnninit import experiment
+from keras_rnninit import initializers
 from keras_rnninit import layers
 from keras_rnninit import models
+from keras_rnninit.callbacks import GradientClipping
+from keras_rnninit.callbacks import GradientFlowMonitor
+from keras_rnninit.callbacks import RecurrentWeightClipping
 from keras_rnninit.constraints import MagnitudeBound
+from keras_rnninit.constraints import SpectralNormBound
+from keras_rnninit.constraints import indrnn_bounds
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 from keras_rnninit.initializers import NPInitializer
@@ -20,35 +27,32 @@ from keras_rnninit.layers import ResidualIndRNNBlock
 from keras_rnninit.version import __version__
 
 __all__ = [
+    # Modules.
+    "callbacks",
     "constraints",
     "experiment",
+    "initializers",
+    "layers",
     "models",
+    "tasks",
+    # Initializers.
     "IdentityInitializer",
+    "IndRNNRecurrentInitializer",
+    "NPInitializer",
+    # Layers.
     "IndRNN",
     "IndRNNCell",
-    "IndRNNRecurrentInitializer",
     "IndRNNStack",
     "ResidualIndRNNBlock",
-    "layers",
+    # Constraints.
     "MagnitudeBound",
-    "NPInitializer",
-    "__version__",
-    "tasks",
-]
-
-# Clipping callbacks and gradient diagnostics (callbacks branch).
-from keras_rnninit import callbacks  # noqa: E402
-from keras_rnninit.callbacks import GradientClipping  # noqa: E402
-from keras_rnninit.callbacks import GradientFlowMonitor  # noqa: E402
-from keras_rnninit.callbacks import RecurrentWeightClipping  # noqa: E402
-from keras_rnninit.constraints import SpectralNormBound  # noqa: E402
-
-__all__ += [
-    "callbacks",
+    "SpectralNormBound",
+    "indrnn_bounds",
+    # Callbacks.
     "GradientClipping",
     "GradientFlowMonitor",
     "RecurrentWeightClipping",
-    "SpectralNormBound",
+    "__version__",
 ]
 
 
