@@ -269,6 +269,38 @@ def test_recurrent_weight_clipping_applies_indrnn_bounds_to_vector_weights():
     assert clip.attached["first"].min_abs == 0.0 and clip.attached["last"].min_abs == lower
 
 
+def test_recurrent_weight_clipping_on_the_real_indrnn_layer():
+    """The callback finds keras_rnninit.IndRNN layers and bounds u inside the compiled step."""
+    steps = 30
+    model = keras.Sequential(
+        [
+            keras.Input((steps, 2)),
+            keras_rnninit.IndRNN(
+                6,
+                recurrent_initializer=keras.initializers.Constant(1.5),
+                return_sequences=True,
+                name="first",
+            ),
+            keras_rnninit.IndRNN(
+                6, recurrent_initializer=keras.initializers.Constant(0.0), name="last"
+            ),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", jit_compile=True)
+    rng = np.random.RandomState(3)
+    x = rng.uniform(size=(16, steps, 2)).astype("float32")
+    y = (10 * rng.uniform(size=(16, 1))).astype("float32")
+    clip = RecurrentWeightClipping(last_layer=True)
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[clip])
+    assert sorted(clip.attached) == ["first", "last"]
+    lower, upper = keras_rnninit.constraints.indrnn_bounds(steps, last_layer=True)
+    first = np.abs(keras.ops.convert_to_numpy(model.layers[0].cell.recurrent_kernel))
+    last = np.abs(keras.ops.convert_to_numpy(model.layers[1].cell.recurrent_kernel))
+    assert np.all(first <= upper + 1e-6)
+    assert np.all(last >= lower - 1e-6) and np.all(last <= upper + 1e-6)
+
+
 # ---------------------------------------------------------------------------------------------
 # GradientFlowMonitor
 
