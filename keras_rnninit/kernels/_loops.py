@@ -18,7 +18,8 @@ def _backend():
 
 
 def device_kind():
-    """`"cpu"`, `"gpu"` or `"tpu"`: where the current backend places computations by default."""
+    """`"cpu"` or the accelerator's platform name (`"gpu"`, `"tpu"`, ...): where the current
+    backend places computations by default."""
     backend = _backend()
     if backend == "jax":
         import jax

@@ -7,23 +7,24 @@ runs over time is element-wise. Three ways to run it:
 - "parallel": for activations that are clips of a line, each step `h -> clip(a + u*h, lo, hi)`
   is a clamp-affine map `(m, d, lo, hi)`; these compose in closed form (see `_compose_clamped`),
   so the states are an associative scan of the step maps (log T depth).
-- "chunked": sequential inside chunks of C steps but for all chunks at once (the loop carries
-  each chunk's composed map), then an associative scan over the T/C chunk summaries, then one
-  vectorised application of every prefix map to its chunk's start state: C ~ sqrt(T) loop
-  iterations instead of T.
+- "chunked" (clip activations too): a C-step loop run for all T/C chunks at once composes each
+  chunk's step maps, an associative scan over these chunk maps gives every chunk's start
+  state, and a second C-step loop over all chunks computes the states: 2C ~ 2 sqrt(T) loop
+  iterations instead of T, for several times more element-wise work.
 
 The backward pass is written by hand (`keras.ops.custom_gradient`) and keeps only the states:
 with `D_t = f'(z_t)` (recovered from the state `h_t`, zero at masked steps) and
 `J_t = u * D_t` (1 at masked steps, which copy the state),
 
 ```
-delta_t = g_t + J_{t+1} * delta_{t+1}        (a reverse linear recurrence, delta_T = 0)
+delta_t = g_t + J_{t+1} * delta_{t+1}        (a reverse linear recurrence, delta_{T+1} = 0)
 da_t    = delta_t * D_t
 du      = sum over t, batch of da_t * h_{t-1}
 dh_0    = J_1 * delta_1
 ```
 
-and the reverse recurrence runs by the same method as the forward pass. Autodiff through a loop
+and the reverse recurrence runs by the same method as the forward pass (`g_t` is the gradient
+reaching the state h_t from outside). Autodiff through a loop
 would instead make XLA's TensorFlow training time grow as T^2 in stacks returning sequences.
 """
 
@@ -91,8 +92,8 @@ def select_method(spec, timesteps, device=None):
     - on a CPU: "sequential". Measured on a 2-core CPU (B=32, H=128, T=1000, XLA): the loop's
       per-step overhead is small next to the element-wise work, and the chunked and parallel
       scans do several times more of that work (chunked 3-8x, parallel 15-30x slower there);
-    - on a GPU or TPU, T >= 32: "parallel" (log T depth instead of T dependent steps; not
-      measured in this project, as no accelerator was at hand).
+    - on any other device (GPU, TPU), T >= 32: "parallel" (log T depth instead of T dependent
+      steps; not measured in this project, as no accelerator was at hand).
     """
     if spec is None:
         return None
@@ -100,7 +101,7 @@ def select_method(spec, timesteps, device=None):
         return "sequential"
     if device is None:
         device = _loops.device_kind()
-    return "parallel" if device in ("gpu", "tpu") else "sequential"
+    return "sequential" if device == "cpu" else "parallel"
 
 
 def default_chunk_size(timesteps):
@@ -209,6 +210,10 @@ def _make_kernel(spec, method, chunk_size, masked):
     def _upstream(args, upstream):
         # TF and JAX pass the output gradient positionally; torch passes `upstream=`.
         return args[-1] if upstream is None else upstream
+
+    if keras.backend.backend() == "numpy":
+        # The NumPy backend has no gradients (its custom_gradient only warns): forward only.
+        return lambda a, u, h0, m=None: forward(a, u, h0, m)
 
     if masked:
 
@@ -330,8 +335,8 @@ def _image(m2, d2, lo, hi):
     """The sorted image [low, high] of [lo, hi] under h -> m2*h + d2 (d2 when m2 == 0, where
     m2 * inf would be nan)."""
     flat = ops.equal(m2, 0)
-    p = ops.where(flat, d2, d2 + m2 * lo)
-    q = ops.where(flat, d2, d2 + m2 * hi)
+    p = d2 + m2 * ops.where(flat, 0.0, lo)
+    q = d2 + m2 * ops.where(flat, 0.0, hi)
     return ops.minimum(p, q), ops.maximum(p, q)
 
 

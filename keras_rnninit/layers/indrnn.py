@@ -300,7 +300,9 @@ class IndRNN(keras.layers.RNN):
     Each step `h -> clip(a + u*h, lo, hi)` is then a clamp-affine map, and these compose in
     closed form. tanh and sigmoid run `"sequential"` only; any other activation runs Keras'
     loop over the cell. Forcing a method that cannot run the configuration raises `ValueError`.
-    Masking (a masked step keeps the state), `go_backwards`, `initial_state`, `stateful`,
+    Masking (a masked step keeps the state and outputs it, as Keras' loop does on JAX; Keras'
+    TensorFlow loop outputs zeros instead at masked steps before the first unmasked one),
+    `go_backwards`, `initial_state`, `stateful`,
     `return_state`, dropout and mixed precision work with every method (float16 and bfloat16
     recurrences are computed in float32).
 
@@ -452,10 +454,12 @@ class IndRNN(keras.layers.RNN):
             # The mask RNN.call drew for this batch: shared by every step.
             dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        # Time-major before the projection: moving (batch, T, input_dim) costs less than moving
+        # (batch, T, units) when input_dim is small, and the loops run over the leading axis.
+        sequences = ops.transpose(sequences, (1, 0, 2))
         projected = ops.matmul(sequences, ops.cast(cell.kernel, sequences.dtype))
         if cell.bias is not None:
             projected = projected + ops.cast(cell.bias, sequences.dtype)
-        projected = ops.transpose(projected, (1, 0, 2))
         if mask is not None:
             mask = ops.transpose(ops.cast(mask, "bool"), (1, 0))
         if self.go_backwards:

@@ -1,0 +1,244 @@
+"""The IndRNN recurrence kernels: forward against NumPy, hand-written backward against autodiff
+and finite differences, the clamp-affine composition, the "auto" rule."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_rnninit import kernels
+from keras_rnninit.kernels import indrnn as kernel_math
+
+BACKEND = keras.backend.backend()
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "relu6": lambda z: np.clip(z, 0.0, 6.0),
+    "hard_tanh": lambda z: np.clip(z, -1.0, 1.0),
+    "hard_sigmoid": lambda z: np.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "linear": lambda z: z,
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+}
+CLIP = ("relu", "relu6", "hard_tanh", "hard_sigmoid", "linear")
+
+
+def _problem(timesteps=9, batch=3, units=4, seed=0, masked=True, dtype="float32"):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(timesteps, batch, units)) * 2.0
+    # Slopes of both signs and near 1: the case the composition must get right.
+    u = rng.uniform(-1.2, 1.2, size=(units,))
+    h0 = rng.normal(size=(batch, units))
+    mask = rng.uniform(size=(timesteps, batch)) > 0.3 if masked else None
+    cast = lambda v: v.astype(dtype)
+    return cast(a), cast(u), cast(h0), mask
+
+
+def _numpy_states(a, u, h0, mask, activation):
+    f = ACTIVATIONS[activation]
+    h = h0.astype(np.float64)
+    states = []
+    for t in range(a.shape[0]):
+        new = f(a[t] + u * h)
+        if mask is not None:
+            new = np.where(mask[t][:, None], new, h)
+        h = new
+        states.append(h)
+    return np.stack(states)
+
+
+def _run(a, u, h0, mask, activation, method, chunk_size=None):
+    return kernels.recurrence(
+        ops.convert_to_tensor(a),
+        ops.convert_to_tensor(u),
+        ops.convert_to_tensor(h0),
+        None if mask is None else ops.convert_to_tensor(mask),
+        activation=keras.activations.get(activation),
+        method=method,
+        chunk_size=chunk_size,
+    )
+
+
+def _value_and_grads(fn, args, jit):
+    """fn(*args) -> scalar; returns (value, [d fn / d arg]) on the current backend."""
+    args = [ops.convert_to_tensor(x) for x in args]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        def run(*args):
+            with tf.GradientTape() as tape:
+                for x in args:
+                    tape.watch(x)
+                value = fn(*args)
+            return value, tape.gradient(value, list(args))
+
+        if jit:
+            run = tf.function(run, jit_compile=True)
+        value, grads = run(*args)
+    elif BACKEND == "jax":
+        import jax
+
+        run = jax.value_and_grad(fn, argnums=tuple(range(len(args))))
+        if jit:
+            run = jax.jit(run)
+        value, grads = run(*args)
+    else:
+        pytest.skip(f"no gradient helper for backend {BACKEND}")
+    return ops.convert_to_numpy(value), [ops.convert_to_numpy(g) for g in grads]
+
+
+def _reference_states(a, u, h0, mask, activation):
+    """The recurrence as plain Keras ops, unrolled in Python: autodiff gives its gradient."""
+    f = keras.activations.get(activation)
+    h, states = h0, []
+    for t in range(a.shape[0]):
+        new = f(a[t] + u * h)
+        if mask is not None:
+            new = ops.where(ops.expand_dims(mask[t], -1), new, h)
+        h = new
+        states.append(h)
+    return ops.stack(states)
+
+
+JIT = [True, False] if BACKEND == "tensorflow" else [True]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_forward_matches_numpy(activation, masked):
+    a, u, h0, mask = _problem(masked=masked)
+    expected = _numpy_states(a, u, h0, mask, activation)
+    for method in kernels.supported_methods(kernels.activation_spec(keras.activations.get(activation))):
+        # chunk_size 4 does not divide T = 9: the last chunk is padded.
+        states = _run(a, u, h0, mask, activation, method, chunk_size=4)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(states), expected, rtol=1e-5, atol=1e-5, err_msg=method
+        )
+
+
+@pytest.mark.parametrize("jit", JIT)
+@pytest.mark.parametrize(
+    "activation,method,masked,timesteps",
+    [
+        ("relu", "sequential", True, 9),
+        ("relu", "chunked", True, 9),
+        ("relu", "parallel", True, 9),
+        ("relu", "chunked", False, 1),
+        ("relu", "parallel", False, 1),
+        ("hard_tanh", "chunked", False, 10),
+        ("hard_sigmoid", "parallel", True, 7),
+        ("linear", "chunked", True, 5),
+        ("tanh", "sequential", True, 9),
+        ("sigmoid", "sequential", False, 4),
+    ],
+)
+def test_gradient_matches_autodiff(activation, method, masked, timesteps, jit):
+    a, u, h0, mask = _problem(timesteps=timesteps, masked=masked, seed=timesteps)
+    weights = np.random.default_rng(1).normal(size=a.shape).astype("float32")
+    m = None if mask is None else ops.convert_to_tensor(mask)
+    w = ops.convert_to_tensor(weights)
+
+    def kernel_loss(a, u, h0):
+        states = kernels.recurrence(
+            a, u, h0, m, activation=keras.activations.get(activation), method=method, chunk_size=3
+        )
+        # Weight every state and the last one again: gradients reach both the sequence and
+        # the final state, as in a layer returning sequences and state.
+        return ops.sum(states * w) + ops.sum(states[-1] * w[0])
+
+    def reference_loss(a, u, h0):
+        states = _reference_states(a, u, h0, m, activation)
+        return ops.sum(states * w) + ops.sum(states[-1] * w[0])
+
+    value, grads = _value_and_grads(kernel_loss, (a, u, h0), jit)
+    expected_value, expected = _value_and_grads(reference_loss, (a, u, h0), jit)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-5)
+    for name, got, want in zip(("inputs", "recurrent_kernel", "initial_state"), grads, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def _numpy_loss(a, u, h0, mask, activation, weights):
+    return float(np.sum(_numpy_states(a, u, h0, mask, activation) * weights))
+
+
+@pytest.mark.parametrize("activation,method", [("relu", "sequential"), ("relu", "parallel"),
+                                               ("hard_tanh", "chunked"), ("tanh", "sequential")])
+def test_gradient_matches_finite_differences(activation, method):
+    """Central differences of a float64 NumPy recurrence; the kernel runs in float64 where the
+    backend has it (TensorFlow) and in float32 otherwise (JAX without x64)."""
+    dtype = "float64" if BACKEND == "tensorflow" else "float32"
+    tolerance = 1e-7 if dtype == "float64" else 2e-4
+    a, u, h0, mask = _problem(timesteps=6, batch=2, units=3, seed=3, dtype="float64")
+    weights = np.random.default_rng(2).normal(size=a.shape)
+    m = ops.convert_to_tensor(mask)
+    w = ops.convert_to_tensor(weights.astype(dtype))
+
+    def loss(a_, u_, h0_):
+        states = kernels.recurrence(
+            a_, u_, h0_, m, activation=keras.activations.get(activation), method=method, chunk_size=4
+        )
+        return ops.sum(states * w)
+
+    _, grads = _value_and_grads(
+        loss, (a.astype(dtype), u.astype(dtype), h0.astype(dtype)), jit=False
+    )
+    step = 1e-6
+    for index, (arg, grad) in enumerate(zip((a, u, h0), grads)):
+        numeric = np.zeros_like(arg)
+        for position in itertools.product(*map(range, arg.shape)):
+            shifted = [x.copy() for x in (a, u, h0)]
+            shifted[index][position] += step
+            up = _numpy_loss(*shifted, mask, activation, weights)
+            shifted[index][position] -= 2 * step
+            down = _numpy_loss(*shifted, mask, activation, weights)
+            numeric[position] = (up - down) / (2 * step)
+        np.testing.assert_allclose(grad, numeric, rtol=tolerance, atol=tolerance)
+
+
+def test_masked_step_keeps_an_out_of_range_state():
+    """A masked first step keeps a negative initial state under relu (no clip applied)."""
+    a, u, h0, _ = _problem(timesteps=5, masked=False)
+    h0 = -np.abs(h0) - 1.0
+    mask = np.ones((5, a.shape[1]), bool)
+    mask[:2] = False
+    for method in kernels.METHODS:
+        states = ops.convert_to_numpy(_run(a, u, h0, mask, "relu", method, chunk_size=2))
+        np.testing.assert_allclose(states[0], h0, rtol=0, atol=0, err_msg=method)
+        np.testing.assert_allclose(states[1], h0, rtol=0, atol=0, err_msg=method)
+        assert np.all(states[2:] >= 0), method
+
+
+def _apply_numpy(maps, h):
+    m, d, lo, hi = maps
+    return np.minimum(np.maximum(m * h + d, lo), hi)
+
+
+def test_clamp_affine_composition_is_exact_and_associative():
+    rng = np.random.default_rng(5)
+    n = 2000
+
+    def random_maps():
+        lo = rng.uniform(-2, 1, n)
+        hi = lo + rng.uniform(0, 3, n)
+        lo[rng.uniform(size=n) < 0.2] = -np.inf
+        hi[rng.uniform(size=n) < 0.2] = np.inf
+        slope = rng.uniform(-2, 2, n)
+        slope[rng.uniform(size=n) < 0.05] = 0.0
+        return slope, rng.normal(size=n), lo, hi
+
+    f, g, k = random_maps(), random_maps(), random_maps()
+    h = rng.normal(size=n) * 3
+    # float32 on every backend (JAX has no float64 by default); exact maths would give 0.
+    f, g, k = (tuple(v.astype("float32") for v in x) for x in (f, g, k))
+    compose = lambda p, q: tuple(
+        ops.convert_to_numpy(v).astype(np.float64) for v in kernel_math._compose_clamped(p, q)
+    )
+    close = dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_apply_numpy(compose(f, g), h), _apply_numpy(g, _apply_numpy(f, h)), **close)
+    left = compose(compose(f, g), k)
+    right = compose(f, compose(g, k))
+    np.testing.assert_allclose(_apply_numpy(left, h), _apply_numpy(right, h), **close)
+    np.testing.assert_allclose(
+        _apply_numpy(left, h), _apply_numpy(k, _apply_numpy(g, _apply_numpy(f, h))), **close
+    )
