@@ -460,7 +460,7 @@ def add_ratios(rows):
 
 
 def format_table(rows):
-    """The rows as a Markdown table (readable in a terminal too).
+    """The rows as a Markdown table (readable in a terminal too), median and fastest step.
 
     Args:
         rows: Row dicts from `run_benchmark`.
@@ -488,14 +488,16 @@ def format_table(rows):
         return "" if value is None else f"{value:.2f}"
 
     lines = [
-        "| backend | T | model | ms/step | x twin | x IndRNN(auto) | note |",
-        "|---|---|---|---|---|---|---|",
+        "| backend | T | model | ms/step | min ms | x twin | x IndRNN(auto) | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in sorted(rows, key=key):
         name = row["model"] + (f" ({row['method']})" if row["method"] else "")
         ms = "" if row["ms_per_step"] is None else f"{row['ms_per_step']:.1f}"
+        # The fastest step, next to the median: a wide gap says the machine was busy.
+        fastest = "" if row.get("ms_min") is None else f"{row['ms_min']:.1f}"
         lines.append(
-            f"| {row['backend']} | {row['timesteps']} | {name} | {ms} | "
+            f"| {row['backend']} | {row['timesteps']} | {name} | {ms} | {fastest} | "
             f"{ratio(row['vs_twin'])} | {ratio(row['vs_indrnn_auto'])} | {row['note'] or ''} |"
         )
     return "\n".join(lines)
