@@ -537,6 +537,74 @@ def _parse_list(text, kind=str, choices=None, name="value"):
     return values
 
 
+def measure_input_pipeline(timesteps, batch_size=32, batches=50, rows=(), log=print):
+    """Samples per second of the adding problem's tf.data pipeline against the model's need.
+
+    For each length, times `keras_rnninit.tasks.adding_problem`'s training split (generated
+    in-graph, batched, prefetched) with `keras_rnninit.tasks.measure_throughput`, and compares it
+    with the training throughput of the fastest measured `IndRNN(method="auto")` row at that
+    length in `rows` (over backends) (`batch_size / ms_per_step`). A headroom above 1 means the
+    pipeline outruns the model, so training never waits on its input. Needs TensorFlow
+    (tf.data); returns no rows without it.
+
+    Returns:
+        A list of dicts with `model="input_pipeline"`, `timesteps`, `batch_size`,
+        `samples_per_second` (pipeline), `model_samples_per_second` and `headroom`.
+    """
+    try:
+        from keras_rnninit import tasks
+    except ImportError as error:  # No TensorFlow: no tf.data pipeline to measure.
+        log(f"input pipeline: not measured ({error})")
+        return []
+    measured = []
+    for length in timesteps:
+        data = tasks.adding_problem(
+            timesteps=length,
+            batch_size=batch_size,
+            train_size=batch_size * (batches + 10),
+            validation_size=batch_size,
+            test_size=batch_size,
+        )
+        result = tasks.measure_throughput(data.train, batches=batches)
+        model_times = [
+            row["ms_per_step"]
+            for row in rows
+            if row["model"] == "indrnn"
+            and row["method"] == "auto"
+            and row["timesteps"] == length
+            and row.get("ms_per_step")
+        ]
+        model_rate = batch_size / (min(model_times) / 1000.0) if model_times else None
+        measured.append(
+            {
+                "model": "input_pipeline",
+                "method": None,
+                "timesteps": length,
+                "batch_size": batch_size,
+                "samples_per_second": result["examples_per_second"],
+                "model_samples_per_second": model_rate,
+                "headroom": result["examples_per_second"] / model_rate if model_rate else None,
+            }
+        )
+        log(f"input pipeline T={length}: {result['examples_per_second']:.0f} samples/s")
+    return measured
+
+
+def format_pipeline_table(measured):
+    """The input-pipeline rows as a Markdown table."""
+    lines = [
+        "| T | pipeline samples/s | IndRNN(auto) training samples/s | headroom |",
+        "|---|---|---|---|",
+    ]
+    for row in measured:
+        model_rate = row["model_samples_per_second"]
+        lines.append(
+            f"| {row['timesteps']} | {row['samples_per_second']:.0f} | "
+            + (f"{model_rate:.0f} | {row['headroom']:.1f}x |" if model_rate else "- | - |")
+        )
+    return "\n".join(lines)
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m keras_rnninit.benchmark",
@@ -587,6 +655,11 @@ def _parser():
         default=120.0,
         help="Skip a row whose predicted cost passes this (0 for no limit). Default: 120.",
     )
+    parser.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="Skip timing the adding problem's tf.data input pipeline against the model.",
+    )
     parser.add_argument("--output", default=None, help="Write the rows to this JSON file.")
     parser.add_argument("--quiet", action="store_true", help="No per-row progress lines.")
     return parser
@@ -609,7 +682,9 @@ def _run_backends(argv, backends, log):
     for backend in backends:
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "rows.json")
-            child = _strip_options(argv, ("--backends", "--output")) + ["--output", path]
+            # The parent times the input pipeline once, against every backend's rows.
+            child = _strip_options(argv, ("--backends", "--output"))
+            child += ["--output", path, "--no-pipeline"]
             env = dict(os.environ, KERAS_BACKEND=backend)
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             log(f"=== backend {backend} ===")
@@ -679,10 +754,18 @@ def main(argv=None):
         f"{args.warmup} warm-up; ms per training step (forward + backward + Adam update)."
     )
     print(format_table(rows))
+    pipeline = []
+    if not args.no_pipeline:
+        pipeline = measure_input_pipeline(
+            args.timesteps, batch_size=args.batch_size, rows=rows, log=log
+        )
+    if pipeline:
+        print("\nInput pipeline (adding problem, tf.data, generated in-graph) against training:")
+        print(format_pipeline_table(pipeline))
     if args.output:
         with open(args.output, "w") as handle:
-            json.dump(rows, handle, indent=1)
-        print(f"wrote {len(rows)} rows to {args.output}")
+            json.dump(rows + pipeline, handle, indent=1)
+        print(f"wrote {len(rows) + len(pipeline)} rows to {args.output}")
     return 0
 
 

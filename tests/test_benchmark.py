@@ -63,13 +63,20 @@ def test_main_writes_json(tmp_path, capsys):
     )
     assert status == 0
     rows = json.loads(path.read_text())
-    assert isinstance(rows, list) and len(rows) == 2
-    for row in rows:
+    assert isinstance(rows, list) and len(rows) == 3
+    for row in rows[:2]:
         _check_row(row, keras.backend.backend())
-    assert [r["model"] for r in rows] == ["twin", "indrnn"]
+    assert [r["model"] for r in rows] == ["twin", "indrnn", "input_pipeline"]
     assert rows[1]["method"] == "auto"
+    # The input pipeline's row: its rate against the IndRNN row's training rate (batch 32).
+    pipeline = rows[2]
+    assert pipeline["timesteps"] == 8 and pipeline["samples_per_second"] > 0
+    model_rate = 32 / (rows[1]["ms_per_step"] / 1000.0)
+    assert pipeline["model_samples_per_second"] == pytest.approx(model_rate)
+    assert pipeline["headroom"] == pytest.approx(pipeline["samples_per_second"] / model_rate)
     out = capsys.readouterr().out
     assert "| backend | T | model |" in out
+    assert "| T | pipeline samples/s |" in out
     assert "keras" in out  # the machine line names the versions
 
 
@@ -197,6 +204,7 @@ def test_backends_run_in_subprocesses_and_merge(tmp_path, capsys):
             "--units", "4",
             "--output", str(path),
             "--quiet",
+            "--no-pipeline",
         ]
     )
     assert status == 0
