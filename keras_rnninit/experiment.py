@@ -142,9 +142,9 @@ def parse_args(parser, argv=None):
     for name in ("validation_steps", "test_steps"):
         if getattr(args, name) == 0:
             setattr(args, name, None)
+    args.program = os.path.splitext(os.path.basename(parser.prog))[0]
     if args.output_dir is None:
-        program = os.path.splitext(os.path.basename(parser.prog))[0]
-        args.output_dir = os.path.join("runs", program, args.model)
+        args.output_dir = os.path.join("runs", args.program, args.model)
     return args
 
 
@@ -413,7 +413,7 @@ def train_and_evaluate(
     if os.path.exists(history_path):
         plot_history(
             history_path, os.path.join(args.output_dir, "learning_curve.png"),
-            title=f"{os.path.basename(os.path.normpath(args.output_dir))}: {args.model}",
+            title=f"{getattr(args, 'program', 'run')}: {args.model}",
         )
     print(json.dumps(results.get("test", results), indent=2, sort_keys=True))
     return results
