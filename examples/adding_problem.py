@@ -64,6 +64,8 @@ def main(argv=None, callbacks=()):
     parser.add_argument("--marker", choices=tasks.MARKER_RULES, default="one_per_half",
                         help="where the two marked steps lie (default: one in each half)")
     args = experiment.parse_args(parser, argv)
+    if args.steps_per_epoch is None:
+        parser.error("the synthetic task needs --steps-per-epoch > 0")
 
     # Fresh examples for every training step, as in the papers' online generation.
     data = tasks.adding_problem(
