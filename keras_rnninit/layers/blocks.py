@@ -70,6 +70,47 @@ def _sub_seed(seed, index):
     return None if seed is None else seed + index
 
 
+# Sub-layers both blocks build the same way, from the block's own stored arguments.
+
+
+def _make_indrnn(block, index, last_layer, return_sequences):
+    return IndRNN(
+        block.units,
+        activation=block.activation,
+        kernel_initializer=_fresh(keras.initializers.get, block.kernel_initializer, index),
+        recurrent_initializer=_fresh(keras.initializers.get, block.recurrent_initializer, index),
+        kernel_regularizer=_fresh(keras.regularizers.get, block.kernel_regularizer),
+        timesteps=block.timesteps,
+        last_layer=last_layer,
+        gamma=block.gamma,
+        epsilon=block.epsilon,
+        method=block.method,
+        return_sequences=return_sequences,
+        dtype=block.dtype_policy,
+        name=f"indrnn_{index}",
+    )
+
+
+def _make_batch_norm(block, index):
+    return keras.layers.BatchNormalization(
+        axis=-1,
+        momentum=block.batch_norm_momentum,
+        dtype=block.dtype_policy,
+        name=f"batch_norm_{index}",
+    )
+
+
+def _make_time_shared_dropout(block, index):
+    return keras.layers.Dropout(
+        block.dropout,
+        # One mask per sequence and unit, the same at every step.
+        noise_shape=(None, 1, block.units),
+        seed=_sub_seed(block.seed, index),
+        dtype=block.dtype_policy,
+        name=f"dropout_{index}",
+    )
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class IndRNNStack(keras.layers.Layer):
     """A stack of IndRNN layers, each followed by batch normalization (over batch and time).
@@ -182,48 +223,19 @@ class IndRNNStack(keras.layers.Layer):
         for index in range(self.num_layers):
             top = index == self.num_layers - 1
             self.recurrent_layers.append(
-                IndRNN(
-                    self.units,
-                    activation=self.activation,
-                    kernel_initializer=_fresh(
-                        keras.initializers.get, self.kernel_initializer, index
-                    ),
-                    recurrent_initializer=_fresh(
-                        keras.initializers.get, self.recurrent_initializer, index
-                    ),
-                    kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
-                    timesteps=timesteps,
+                _make_indrnn(
+                    self,
+                    index,
                     last_layer=self.last_layer and top,
-                    gamma=gamma,
-                    epsilon=epsilon,
-                    method=method,
                     # Batch norm needs the top layer's whole sequence, to take its statistics
                     # over time too.
                     return_sequences=(not top) or self.return_sequences or self.batch_norm,
-                    dtype=self.dtype_policy,
-                    name=f"indrnn_{index}",
                 )
             )
             if self.batch_norm:
-                self.norm_layers.append(
-                    keras.layers.BatchNormalization(
-                        axis=-1,
-                        momentum=self.batch_norm_momentum,
-                        dtype=self.dtype_policy,
-                        name=f"batch_norm_{index}",
-                    )
-                )
+                self.norm_layers.append(_make_batch_norm(self, index))
             if self.dropout > 0 and not top:
-                self.dropout_layers.append(
-                    keras.layers.Dropout(
-                        self.dropout,
-                        # One mask per sequence and unit, the same at every step.
-                        noise_shape=(None, 1, self.units),
-                        seed=_sub_seed(self.seed, index),
-                        dtype=self.dtype_policy,
-                        name=f"dropout_{index}",
-                    )
-                )
+                self.dropout_layers.append(_make_time_shared_dropout(self, index))
 
     def build(self, input_shape):
         if len(input_shape) != 3:
@@ -384,45 +396,14 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         self.recurrent_layers = []
         self.dropout_layers = []
         for index in range(2):
-            self.norm_layers.append(
-                keras.layers.BatchNormalization(
-                    axis=-1,
-                    momentum=self.batch_norm_momentum,
-                    dtype=self.dtype_policy,
-                    name=f"batch_norm_{index}",
-                )
-            )
+            self.norm_layers.append(_make_batch_norm(self, index))
             self.recurrent_layers.append(
-                IndRNN(
-                    self.units,
-                    activation=self.activation,
-                    kernel_initializer=_fresh(
-                        keras.initializers.get, self.kernel_initializer, index
-                    ),
-                    recurrent_initializer=_fresh(
-                        keras.initializers.get, self.recurrent_initializer, index
-                    ),
-                    kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
-                    timesteps=timesteps,
-                    last_layer=self.last_layer and index == 1,
-                    gamma=gamma,
-                    epsilon=epsilon,
-                    method=method,
-                    return_sequences=True,
-                    dtype=self.dtype_policy,
-                    name=f"indrnn_{index}",
+                _make_indrnn(
+                    self, index, last_layer=self.last_layer and index == 1, return_sequences=True
                 )
             )
             if self.dropout > 0:
-                self.dropout_layers.append(
-                    keras.layers.Dropout(
-                        self.dropout,
-                        noise_shape=(None, 1, self.units),
-                        seed=_sub_seed(self.seed, index),
-                        dtype=self.dtype_policy,
-                        name=f"dropout_{index}",
-                    )
-                )
+                self.dropout_layers.append(_make_time_shared_dropout(self, index))
         # The Dense widths are the input's, known only in build.
         self.projection_layers = []
 
