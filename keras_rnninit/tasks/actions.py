@@ -19,7 +19,7 @@ from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_choice
 from keras_rnninit.tasks.common import check_int
 from keras_rnninit.tasks.common import finish
-from keras_rnninit.tasks.common import num_batches
+from keras_rnninit.tasks.common import steps_per_split
 
 # ------------------------------------------------------------------------------------------------
 # Shared: pick `frames` frame indices of a clip of `length` frames, one per equal segment.
@@ -400,10 +400,7 @@ def ntu_skeletons(
         "skipped": list(skipped),
         "batch_size": batch_size,
         "sizes": sizes,
-        "steps": {
-            split: num_batches(size, batch_size, drop_remainder=split == "train")
-            for split, size in sizes.items()
-        },
+        "steps": steps_per_split(sizes, batch_size),
         "seed": seed,
         "reference": "Li et al. 2018 (IndRNN): NTU RGB+D skeletons, 20 frames per clip",
     }
@@ -623,10 +620,7 @@ def ucf101_features(
         "weights": None if weights is None else str(weights),
         "batch_size": batch_size,
         "sizes": sizes,
-        "steps": {
-            split: num_batches(size, batch_size, drop_remainder=split == "train")
-            for split, size in sizes.items()
-        },
+        "steps": steps_per_split(sizes, batch_size),
         "seed": seed,
         "reference": "Talathi & Vartak 2015 (np-RNN): UCF101 action recognition",
     }

@@ -67,6 +67,15 @@ def num_batches(size, batch_size, drop_remainder):
     return size // batch_size if drop_remainder else -(-size // batch_size)
 
 
+def steps_per_split(sizes, batch_size):
+    """Batches per split for `info["steps"]`: the training split drops its last partial batch
+    (one static shape for every compiled step), the evaluation splits keep every example."""
+    return {
+        split: num_batches(size, batch_size, drop_remainder=split == "train")
+        for split, size in sizes.items()
+    }
+
+
 def finish(
     dataset, *, batch_size, shuffle, seed, shuffle_buffer, drop_remainder, batch_map=None
 ):

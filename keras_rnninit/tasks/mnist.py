@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_int
 from keras_rnninit.tasks.common import finish
-from keras_rnninit.tasks.common import num_batches
+from keras_rnninit.tasks.common import steps_per_split
 
 NUM_PIXELS = 784
 NUM_CLASSES = 10
@@ -181,10 +181,7 @@ def pixel_mnist(
         "permutation": None if permutation is None else permutation.tolist(),
         "batch_size": batch_size,
         "sizes": sizes,
-        "steps": {
-            split: num_batches(size, batch_size, drop_remainder=split == "train")
-            for split, size in sizes.items()
-        },
+        "steps": steps_per_split(sizes, batch_size),
         "seed": seed,
         "reference": "Le et al. 2015 (IRNN), Li et al. 2018 (IndRNN): pixel MNIST",
     }

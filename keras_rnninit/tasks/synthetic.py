@@ -20,7 +20,7 @@ from keras_rnninit.tasks.common import SPLITS
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_choice
 from keras_rnninit.tasks.common import check_int
-from keras_rnninit.tasks.common import num_batches
+from keras_rnninit.tasks.common import steps_per_split
 
 # Predicting the constant 1.0 (the mean of the sum of two U[0, 1] values) scores the variance of
 # that sum: Var(X + Y) = 1/12 + 1/12 = 1/6 ~ 0.167, the line a model must get below to have learnt
@@ -120,11 +120,7 @@ def _build(example_fn, *, sizes, batch_size, seed):
         # The training split keeps full batches only, so every compiled step sees one shape.
         dataset = dataset.batch(batch_size, drop_remainder=training)
         datasets[split] = dataset.prefetch(AUTOTUNE)
-    steps = {
-        split: num_batches(sizes[split], batch_size, drop_remainder=split == "train")
-        for split in SPLITS
-    }
-    return datasets, steps
+    return datasets, steps_per_split({split: sizes[split] for split in SPLITS}, batch_size)
 
 
 def _marked_pair_task(
