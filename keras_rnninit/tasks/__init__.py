@@ -19,6 +19,8 @@ from keras_rnninit.tasks.mnist import MNIST_CHANCE_ACCURACY
 from keras_rnninit.tasks.mnist import mnist_permutation
 from keras_rnninit.tasks.mnist import permuted_pixel_mnist
 from keras_rnninit.tasks.mnist import pixel_mnist
+from keras_rnninit.tasks.mnist import read_idx
+from keras_rnninit.tasks.mnist import read_mnist
 from keras_rnninit.tasks.synthetic import ADDING_BASELINE_MSE
 from keras_rnninit.tasks.synthetic import MARKER_RULES
 from keras_rnninit.tasks.synthetic import MULTIPLICATION_BASELINE_MSE
@@ -53,6 +55,8 @@ __all__ = [
     "permuted_pixel_mnist",
     "pixel_mnist",
     "read_characters",
+    "read_idx",
+    "read_mnist",
     "read_ntu_skeleton",
     "ucf101_features",
 ]

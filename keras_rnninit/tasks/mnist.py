@@ -6,6 +6,10 @@ applies one fixed random permutation to the 784 positions, which destroys the lo
 that makes the plain order easy and spreads the informative pixels across the whole sequence.
 """
 
+import gzip
+import os
+import struct
+
 import numpy as np
 import tensorflow as tf
 
@@ -17,6 +21,128 @@ from keras_rnninit.tasks.common import steps_per_split
 NUM_PIXELS = 784
 NUM_CLASSES = 10
 MNIST_CHANCE_ACCURACY = 0.1
+
+# The four files of the MNIST distribution, as Yann LeCun's site, tensorflow-datasets and
+# most mirrors name them; each may be gzip-compressed (".gz") or not.
+MNIST_IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+# The single file `keras.datasets.mnist.load_data()` downloads (to ~/.keras/datasets/).
+MNIST_NPZ_FILE = "mnist.npz"
+# IDX element type codes (the third byte of the magic number) and their NumPy types.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path):
+    """Reads one IDX file (the MNIST format), gzip-compressed or not, into a NumPy array.
+
+    Args:
+        path: Path of the file; a name ending in `.gz` is decompressed.
+
+    Returns:
+        A NumPy array with the file's shape and element type (uint8 for MNIST).
+
+    Example:
+
+    ```python
+    labels = keras_rnninit.tasks.read_idx("mnist/t10k-labels-idx1-ubyte.gz")
+    ```
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(
+            f"read_idx expects an IDX file (magic 0x0000TTNN). Received: path={str(path)!r}, "
+            f"first bytes {data[:4].hex() or 'none'}"
+        )
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    rank = data[3]
+    header = 4 + 4 * rank
+    shape = struct.unpack(f">{rank}I", data[4:header])
+    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(data) != expected:
+        raise ValueError(
+            f"read_idx: {str(path)!r} declares shape {shape} ({expected} bytes with the header) "
+            f"but holds {len(data)} bytes; the file is truncated or corrupt."
+        )
+    return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(directory, stem):
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def has_mnist_files(directory):
+    """Whether `directory` holds MNIST as the four IDX files or as Keras' `mnist.npz`."""
+    if directory is None or not os.path.isdir(directory):
+        return False
+    if os.path.isfile(os.path.join(directory, MNIST_NPZ_FILE)):
+        return True
+    return all(_find_idx(directory, stem) for stem in MNIST_IDX_FILES.values())
+
+
+def read_mnist(directory):
+    """Reads MNIST from files: the four IDX files, or the `mnist.npz` of `keras.datasets`.
+
+    Looks in `directory` for `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+    `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each plain or gzip-compressed
+    (`.gz`), the names of the original distribution and of tensorflow-datasets' downloads;
+    failing that, for `mnist.npz` (what `keras.datasets.mnist.load_data()` keeps in
+    `~/.keras/datasets/`). Nothing is downloaded.
+
+    Args:
+        directory: The folder holding the files.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))` as `keras.datasets.mnist.load_data()` returns
+        them: uint8 images `(n, 28, 28)` and uint8 labels `(n,)`.
+
+    Example:
+
+    ```python
+    (x_train, y_train), (x_test, y_test) = keras_rnninit.tasks.read_mnist("data/mnist")
+    ```
+    """
+    if directory is None or not os.path.isdir(directory):
+        raise ValueError(
+            f"read_mnist expects an existing directory. Received: directory={directory!r}"
+        )
+    paths = {key: _find_idx(directory, stem) for key, stem in MNIST_IDX_FILES.items()}
+    if all(paths.values()):
+        arrays = {key: read_idx(path) for key, path in paths.items()}
+    elif os.path.isfile(os.path.join(directory, MNIST_NPZ_FILE)):
+        with np.load(os.path.join(directory, MNIST_NPZ_FILE)) as npz:
+            arrays = {
+                "train_images": npz["x_train"], "train_labels": npz["y_train"],
+                "test_images": npz["x_test"], "test_labels": npz["y_test"],
+            }
+    else:
+        missing = [
+            stem + "[.gz]" for key, stem in MNIST_IDX_FILES.items() if paths[key] is None
+        ]
+        raise ValueError(
+            f"read_mnist found neither the four MNIST IDX files nor {MNIST_NPZ_FILE} in "
+            f"{directory!r} (missing: {', '.join(missing)}). Received: directory={directory!r}"
+        )
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+            raise ValueError(
+                f"read_mnist expects {split} images (n, 28, 28) and labels (n,). Received: "
+                f"images {images.shape}, labels {labels.shape} in {directory!r}"
+            )
+    return (
+        (arrays["train_images"], arrays["train_labels"]),
+        (arrays["test_images"], arrays["test_labels"]),
+    )
 
 
 def mnist_permutation(seed):
@@ -71,10 +197,12 @@ def pixel_mnist(
 ):
     """Sequential MNIST: each image as 784 one-pixel steps; classify at the last step.
 
-    Images come from the TFDS `mnist` dataset (`tfds.load("mnist", data_dir=data_dir)`); pixel
-    values are scaled to [0, 1]. The validation split is the last `validation_size` images of the
-    TFDS train split (in file order, not shuffled), the training split the rest, the test split
-    TFDS's 10 000 test images. With `permute=True` (permuted pixel MNIST) the 784 positions are
+    Images come from files when `data_dir` holds them (the four IDX files of the MNIST
+    distribution, gzip-compressed or not, or the `mnist.npz` of `keras.datasets`; see
+    `read_mnist`), else from the TFDS `mnist` dataset (`tfds.load("mnist", data_dir=data_dir)`).
+    Pixel values are scaled to [0, 1]. The validation split is the last `validation_size`
+    images of the 60 000 training images (in file order, not shuffled), the training split the
+    rest, the test split the 10 000 test images. With `permute=True` (permuted pixel MNIST) the 784 positions are
     reordered by one fixed permutation, drawn from `seed` unless `permutation` is given; it is
     returned as `info["permutation"]` so a run can store it and a later run reuse it.
     With `row_by_row=True` the image is fed as 28 steps of 28 pixels instead (a shorter, easier
@@ -83,8 +211,9 @@ def pixel_mnist(
     Chance level: 10 % accuracy (10 balanced classes). Published errors (IndRNN Table 1): IRNN
     5.0 % / 18 % (pixel / permuted), LSTM 1.8 % / 12 %, 6-layer IndRNN 1.0 % / 4.0 %.
 
-    Note: `tfds.load` downloads MNIST into `data_dir` (default `~/tensorflow_datasets`) on first
-    use; without network access point `data_dir` at a prepared copy.
+    Note: without the files, `tfds.load` downloads MNIST into `data_dir` (default
+    `~/tensorflow_datasets`) on first use; without network access point `data_dir` at a folder
+    with the four IDX files.
 
     Args:
         permute: Apply a fixed random permutation to the pixel order. Defaults to `False`.
@@ -95,8 +224,10 @@ def pixel_mnist(
         validation_size: Images carved from the end of the TFDS train split. Defaults to `5000`.
         shuffle_buffer: Shuffle buffer of the training split, `>= 1`. Defaults to `10_000`.
         seed: Non-negative integer for the permutation and the shuffle. Defaults to `0`.
-        data_dir: TFDS data directory. Defaults to `None` (TFDS's default).
-        download: Let TFDS download and prepare the data if missing. Defaults to `True`.
+        data_dir: A directory with the MNIST files (read offline), or a TFDS data directory.
+            Defaults to `None` (TFDS's default).
+        download: Let TFDS download and prepare the data if missing (unused when `data_dir`
+            holds the files). Defaults to `True`.
 
     Returns:
         A `keras_rnninit.tasks.TaskData`; batches are `(inputs (B, 784, 1) float32,
@@ -128,16 +259,23 @@ def pixel_mnist(
     elif permute:
         permutation = mnist_permutation(seed)
 
-    import tensorflow_datasets as tfds  # Imported here: slow, and only needed for MNIST/UCF101.
+    if has_mnist_files(data_dir):
+        (train_images, train_labels), (test_images, test_labels) = read_mnist(data_dir)
+        full_train = tf.data.Dataset.from_tensor_slices((train_images, train_labels))
+        test = tf.data.Dataset.from_tensor_slices((test_images, test_labels))
+        source = "files"
+    else:
+        import tensorflow_datasets as tfds  # Imported here: slow, only needed for MNIST/UCF101.
 
-    full_train, test = tfds.load(
-        "mnist",
-        split=["train", "test"],
-        as_supervised=True,
-        shuffle_files=False,
-        data_dir=data_dir,
-        download=download,
-    )
+        full_train, test = tfds.load(
+            "mnist",
+            split=["train", "test"],
+            as_supervised=True,
+            shuffle_files=False,
+            data_dir=data_dir,
+            download=download,
+        )
+        source = "tensorflow_datasets"
     train, validation, train_size = _split_train(full_train, validation_size)
     test_size = int(test.cardinality())
 
@@ -183,6 +321,7 @@ def pixel_mnist(
         "sizes": sizes,
         "steps": steps_per_split(sizes, batch_size),
         "seed": seed,
+        "source": source,
         "reference": "Le et al. 2015 (IRNN), Li et al. 2018 (IndRNN): pixel MNIST",
     }
     return TaskData(build(train, True), build(validation, False), build(test, False), info)
