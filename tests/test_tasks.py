@@ -270,50 +270,17 @@ def test_pixel_mnist_row_by_row_and_bad_arguments(mock_mnist):
 # --------------------------------------------------------------------------------------------
 
 
-def _write_idx(path, array, compress):
-    """Writes `array` (uint8) in the IDX format, as the MNIST distribution stores it."""
-    import gzip
-    import struct
-
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    opener = gzip.open if compress else open
-    with opener(str(path) + (".gz" if compress else ""), "wb") as f:
-        f.write(header + array.tobytes())
-
-
-def _mnist_arrays(train=40, test=12, seed=0):
-    rng = np.random.default_rng(seed)
-    return (
-        rng.integers(0, 256, (train, 28, 28), dtype=np.uint8), rng.integers(0, 10, train, dtype=np.uint8),
-        rng.integers(0, 256, (test, 28, 28), dtype=np.uint8), rng.integers(0, 10, test, dtype=np.uint8),
-    )
-
-
-def _write_mnist_idx(directory, arrays, compress):
-    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-             "t10k-labels-idx1-ubyte"]
-    for name, array in zip(names, arrays):
-        _write_idx(directory / name, array, compress)
-
-
 @pytest.mark.parametrize("form", ["idx_gz", "idx", "npz"])
-def test_read_mnist_reads_every_file_form_exactly(tmp_path, form):
-    arrays = _mnist_arrays()
-    if form == "npz":
-        np.savez(tmp_path / "mnist.npz", x_train=arrays[0], y_train=arrays[1],
-                 x_test=arrays[2], y_test=arrays[3])
-    else:
-        _write_mnist_idx(tmp_path, arrays, compress=form == "idx_gz")
+def test_read_mnist_reads_every_file_form_exactly(tmp_path, write_mnist_files, form):
+    arrays = write_mnist_files(tmp_path, form=form)
     (x_train, y_train), (x_test, y_test) = tasks.read_mnist(str(tmp_path))
     for got, want in zip((x_train, y_train, x_test, y_test), arrays):
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, want)
 
 
-def test_pixel_mnist_from_idx_files_offline(tmp_path):
-    arrays = _mnist_arrays()
-    _write_mnist_idx(tmp_path, arrays, compress=True)
+def test_pixel_mnist_from_idx_files_offline(tmp_path, write_mnist_files):
+    arrays = write_mnist_files(tmp_path)
     data = tasks.pixel_mnist(batch_size=8, validation_size=10, data_dir=str(tmp_path),
                              permute=True, seed=3)
     assert data.info["source"] == "files"
@@ -331,11 +298,10 @@ def test_pixel_mnist_from_idx_files_offline(tmp_path):
     assert train_x.shape == (24, 784, 1)
 
 
-def test_read_mnist_errors_name_what_is_wrong(tmp_path):
+def test_read_mnist_errors_name_what_is_wrong(tmp_path, write_mnist_files):
     with pytest.raises(ValueError, match="Received: directory="):
         tasks.read_mnist(str(tmp_path / "absent"))
-    arrays = _mnist_arrays()
-    _write_mnist_idx(tmp_path, arrays, compress=False)
+    write_mnist_files(tmp_path, form="idx")
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(ValueError, match="missing: t10k-labels-idx1-ubyte"):
         tasks.read_mnist(str(tmp_path))
