@@ -404,8 +404,10 @@ def build_indrnn(
         dropout: Dropout rate. Plain IndRNN: on the inputs of every IndRNN layer; with
             `batch_norm` or `residual`: on the outputs of the IndRNN layers, one mask per
             sequence (the blocks' `dropout`). Defaults to `0.0`.
-        weight_decay: L2 factor on the input kernels and the output layer, never on `u` (the
-            paper used 1e-4). Defaults to `0.0`.
+        weight_decay: Weight decay coefficient `d` on the input kernels and the output layer,
+            never on `u`, as the paper's 1e-4: it is added as the L2 penalty
+            `(d / 2) * sum(w^2)` (`keras.regularizers.L2(d / 2)`), whose gradient `d * w` is
+            the decay a PyTorch optimizer's `weight_decay=d` applies. Defaults to `0.0`.
         input_stddev: Standard deviation of normal input kernels `W`, or None for the
             default, which depends on `output`. Classifiers (every output but
             `"regression"`) get the IndRNN authors' uniform fan-in initializer
@@ -446,7 +448,7 @@ def build_indrnn(
         )
     if timesteps is None:
         timesteps = shape[0]
-    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
     per_step = output in _PER_STEP
     inputs, x, _ = _inputs(shape, vocabulary_size, embedding_dim, seed)
 

@@ -322,3 +322,18 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, message):
     input_shape = arguments.pop("input_shape")
     with pytest.raises(ValueError, match=message):
         models.build_np_rnn(input_shape, **arguments)
+
+
+def test_weight_decay_is_the_papers_coefficient_and_spares_u():
+    # The paper's weight decay d adds d * w to the gradient: an L2 penalty of (d / 2) * w^2.
+    model = models.build_indrnn((20, 2), units=8, weight_decay=1e-4, seed=1)
+    layers = _recurrent_layers(model)
+    for layer in layers:
+        assert layer.cell.kernel_regularizer.l2 == pytest.approx(5e-5)
+        assert layer.cell.recurrent_regularizer is None
+    assert model.get_layer("prediction").kernel_regularizer.l2 == pytest.approx(5e-5)
+    kernel = layers[0].cell.kernel
+    penalty = keras.ops.convert_to_numpy(layers[0].cell.kernel_regularizer(kernel))
+    np.testing.assert_allclose(
+        penalty, 0.5e-4 * np.sum(keras.ops.convert_to_numpy(kernel) ** 2), rtol=1e-5
+    )
