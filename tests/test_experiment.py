@@ -205,3 +205,17 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "REPLICAS 2 JIT False" in done.stdout
     result = json.loads(done.stdout.split("RESULT ", 1)[1].splitlines()[0])
     assert result["epochs_completed"] == 2 and np.isfinite(result["test"]["loss"])
+
+
+def test_cosine_learning_rate_decays_to_one_percent_over_the_run():
+    args = experiment.parse_args(_parser(), ["--learning-rate", "2e-3", "--lr-decay", "cosine"])
+    optimizer = experiment.make_optimizer(args, total_steps=1000)
+    schedule = keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert float(schedule(0)) == pytest.approx(2e-3)
+    assert float(schedule(500)) == pytest.approx(2e-3 * (0.01 + 0.99 * 0.5), rel=1e-5)
+    assert float(schedule(1000)) == pytest.approx(2e-5, rel=1e-5)
+    with pytest.raises(ValueError, match="total_steps=None"):
+        experiment.make_optimizer(args)
+    constant = experiment.make_optimizer(experiment.parse_args(_parser(), []), total_steps=10)
+    assert isinstance(constant.get_config()["learning_rate"], float)
