@@ -58,12 +58,16 @@ def _accuracy(model, inputs, labels, training):
     return correct / len(inputs)
 
 
-def run_model(name, data, protocol, test_steps=None):
-    """Trains one family under `protocol` and returns its row of results."""
+def run_model(name, data, protocol, test_steps=None, **builder_kwargs):
+    """Trains one family under `protocol` and returns its row of results.
+
+    `builder_kwargs` go to the family's builder (e.g. `input_stddev=0.01`, to measure a
+    setting against the default under the same protocol).
+    """
     keras.utils.set_random_seed(protocol["seed"])
     info = data.info
     model = models.build_model(name, info["input_shape"], info["output_kind"],
-                               info["num_classes"], seed=protocol["seed"])
+                               info["num_classes"], seed=protocol["seed"], **builder_kwargs)
     model.compile(
         optimizer=keras.optimizers.Adam(protocol["learning_rate"]),
         loss=info["loss"],
@@ -87,6 +91,7 @@ def run_model(name, data, protocol, test_steps=None):
     labels = np.concatenate([y for _, y in batches])
     return {
         "model": name,
+        **({"builder_kwargs": builder_kwargs} if builder_kwargs else {}),
         "parameters": int(model.count_params()),
         "test_accuracy": float(test["sparse_categorical_accuracy"]),
         "validation_accuracy": [

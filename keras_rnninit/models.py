@@ -376,8 +376,8 @@ def build_tanh_rnn(
 def build_indrnn(
     input_shape, output="regression", num_classes=None, units=128, num_layers=2, *,
     timesteps=None, gamma=2.0, batch_norm=False, residual=False, dropout=0.0,
-    weight_decay=0.0, input_stddev=None, method="auto", vocabulary_size=None, embedding_dim=64,
-    seed=None,
+    weight_decay=0.0, input_stddev=None, batch_norm_momentum=0.9, method="auto",
+    vocabulary_size=None, embedding_dim=64, seed=None,
 ):
     """IndRNN: stacked `keras_rnninit.IndRNN` layers with the paper's `|u|` bound.
 
@@ -422,6 +422,9 @@ def build_indrnn(
             on the adding problem (T = 100, Adam 2e-3, 1000 steps) the fan-in initializer
             started at MSE 173 and ended at test MSE 0.020, N(0, 0.01^2) at 0.0007.
             Defaults to `None`.
+        batch_norm_momentum: Momentum of every batch normalization's moving statistics (the
+            blocks' argument of the same name). Defaults to `0.9`, PyTorch's default, which the
+            authors used; see `keras_rnninit.layers.IndRNNStack` for why not Keras' 0.99.
         method: The IndRNN layer's `method`. Defaults to `"auto"`.
 
     Returns:
@@ -472,15 +475,17 @@ def build_indrnn(
         for block in range(blocks):
             x = ResidualIndRNNBlock(
                 units, dropout=dropout, last_layer=bound_last and block == blocks - 1,
+                batch_norm_momentum=batch_norm_momentum,
                 kernel_initializer=kernel_initializer(block), seed=_seed(seed, 10 * block + 1),
                 name=f"residual_block_{block}", **shared,
             )(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name="bn_final")(x)
+        x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="bn_final")(x)
         if not per_step:
             x = x[:, -1, :]
     elif batch_norm:
         x = IndRNNStack(
             units, num_layers=num_layers, batch_norm=True, dropout=dropout,
+            batch_norm_momentum=batch_norm_momentum,
             return_sequences=per_step, last_layer=bound_last,
             kernel_initializer=kernel_initializer(0), seed=_seed(seed, 1), name="indrnn_stack",
             **shared,
