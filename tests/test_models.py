@@ -137,21 +137,24 @@ def test_tanh_rnn_and_lstm_are_keras_defaults():
     np.testing.assert_array_equal(bias[16:32], 1.0)  # unit forget bias
 
 
-@pytest.mark.parametrize("output", ["regression", "classification_per_step"])
-def test_indrnn_recurrent_weights_start_inside_the_papers_bounds(output):
+@pytest.mark.parametrize("output, gamma", [("regression", 2.0), ("classification_per_step", 5.0),
+                                           ("classification", 5.0)])
+def test_indrnn_recurrent_weights_start_inside_the_papers_bounds(output, gamma):
+    # The authors' MAG by task: 2 on the adding problem (regression), 5 for classifiers.
     timesteps = 50
     model = models.build_indrnn((timesteps, 2), output, num_classes=3, units=256, num_layers=2,
                                 seed=8)
     layers = _recurrent_layers(model)
     assert len(layers) == 2
-    _, max_abs = constraints.indrnn_bounds(timesteps)
+    _, max_abs = constraints.indrnn_bounds(timesteps, gamma=gamma)
+    assert all(layer.cell.gamma == gamma for layer in layers)
     for index, layer in enumerate(layers):
         u = _weight(layer, "recurrent_kernel")
         assert u.shape == (256,)
         assert np.all(np.abs(u) <= max_abs + 1e-7)
-        last_step_model = output == "regression"
+        last_step_model = output in ("regression", "classification")
         if index == 1 and last_step_model:
-            min_abs, _ = constraints.indrnn_bounds(timesteps, last_layer=True)
+            min_abs, _ = constraints.indrnn_bounds(timesteps, gamma=gamma, last_layer=True)
             assert np.all(np.abs(u) >= min_abs - 1e-7)
         else:
             # U[0, max]: some units start well below the last layer's lower bound.
