@@ -204,15 +204,54 @@ def make_callbacks(output_dir):
     """
     backup_dir = os.path.join(output_dir, "backup")
     history_path = os.path.join(output_dir, "history.csv")
-    resuming = os.path.exists(os.path.join(backup_dir, "training_metadata.json"))
-    if not resuming and os.path.exists(history_path):
-        os.remove(history_path)
+    completed = _backed_up_epochs(backup_dir)
+    if completed is None:
+        if os.path.exists(history_path):
+            os.remove(history_path)
+    else:
+        _trim_history(history_path, completed)
+    # The CSV row of an epoch is written (and flushed) BEFORE the backup of that epoch: a run
+    # killed between the two has a row the backup does not cover, which the trim above drops
+    # on resume, and the epoch is run and logged again. The other order lost the row: the
+    # backup said the epoch was done, and the rerun never logged it.
     return [
+        keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch"),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "model.keras")),
-        keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
+
+
+def _backed_up_epochs(backup_dir):
+    """The number of epochs `BackupAndRestore` saved in `backup_dir`, or None without a backup."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
+def _trim_history(history_path, completed):
+    """Keeps the rows of `history.csv` for epochs `0 .. completed - 1` (each once)."""
+    if not os.path.exists(history_path):
+        return
+    with open(history_path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, kept, seen = rows[0], [], set()
+    column = header.index("epoch") if "epoch" in header else None
+    for row in rows[1:]:
+        if column is None or not row:
+            continue
+        epoch = int(float(row[column]))
+        if epoch < completed and epoch not in seen:
+            seen.add(epoch)
+            kept.append(row)
+    with open(history_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(kept)
 
 
 def read_history(path):

@@ -205,3 +205,27 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "REPLICAS 2 JIT False" in done.stdout
     result = json.loads(done.stdout.split("RESULT ", 1)[1].splitlines()[0])
     assert result["epochs_completed"] == 2 and np.isfinite(result["test"]["loss"])
+
+
+@pytest.mark.parametrize("killed_in", ["CSVLogger", "BackupAndRestore"])
+def test_no_interruption_point_loses_or_duplicates_a_history_row(tmp_path, monkeypatch, killed_in):
+    """Issue 9, item 3: killed after BackupAndRestore saved epoch 1 but before CSVLogger wrote
+    its row, the rerun's history.csv had epochs 0 2 3 (the row of epoch 1 lost)."""
+    argv = ["--epochs", "4", "--steps-per-epoch", "2", "--validation-steps", "1",
+            "--test-steps", "1"]
+    target = getattr(keras.callbacks, killed_in)
+    original = target.on_epoch_end
+    state = {"armed": True}
+
+    def killed(self, epoch, logs=None):
+        if epoch == 1 and state["armed"]:
+            state["armed"] = False
+            raise KeyboardInterrupt("killed before this callback wrote epoch 1")
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(target, "on_epoch_end", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, argv)
+    results = _run(tmp_path, argv)
+    assert [int(r["epoch"]) for r in _history_rows(tmp_path / "history.csv")] == [0, 1, 2, 3]
+    assert results["epochs_completed"] == 4
