@@ -229,3 +229,52 @@ def test_no_interruption_point_loses_or_duplicates_a_history_row(tmp_path, monke
     results = _run(tmp_path, argv)
     assert [int(r["epoch"]) for r in _history_rows(tmp_path / "history.csv")] == [0, 1, 2, 3]
     assert results["epochs_completed"] == 4
+
+
+@pytest.mark.parametrize(
+    "argv,flag",
+    [
+        (["--clip-value", "0"], "--clip-value"),
+        (["--clip-norm", "-1"], "--clip-norm"),
+        (["--learning-rate", "-1"], "--learning-rate"),
+        (["--learning-rate", "nan"], "--learning-rate"),
+        (["--epochs", "-1"], "--epochs"),
+        (["--timesteps", "-5"], "--timesteps"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--units", "0"], "--units"),
+        (["--steps-per-epoch", "-2"], "--steps-per-epoch"),
+        (["--model", "nonexistent"], "--model"),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_the_flag(argv, flag, capsys):
+    """Issue 9, item 9: these were accepted (clipping silently off, exit 0) or gave tracebacks."""
+    with pytest.raises(SystemExit) as error:
+        experiment.parse_args(_parser(), argv)
+    assert error.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_output_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(SystemExit):
+        experiment.parse_args(_parser(), ["--output-dir", str(path)])
+    assert "argument --output-dir" in capsys.readouterr().err
+
+
+def test_ignored_options_are_rejected():
+    parser = experiment.make_parser("t", name="demo", ignored=("timesteps",))
+    with pytest.raises(SystemExit):
+        experiment.parse_args(parser, ["--timesteps", "5"])
+    assert experiment.parse_args(parser, []).timesteps is None
+
+
+def test_rerun_of_an_interrupted_folder_with_another_model_is_refused_before_writing(tmp_path, capsys):
+    argv = ["--epochs", "3", "--steps-per-epoch", "2", "--validation-steps", "1", "--test-steps", "1"]
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, argv + ["--units", "4"], callbacks=[_StopAfterEpoch(0)])
+    config = (tmp_path / "config.json").read_text()
+    with pytest.raises(SystemExit):
+        experiment.parse_args(_parser(), ["--output-dir", str(tmp_path), *argv, "--units", "5"])
+    assert "argument --units" in capsys.readouterr().err
+    assert (tmp_path / "config.json").read_text() == config
