@@ -111,7 +111,7 @@ def main(argv=None, callbacks=(), feature_extractor=None):
         callbacks=callbacks,
     )
     accuracy = results["test"]["sparse_categorical_accuracy"]
-    print(f"test accuracy {accuracy:.4f} (chance {1 / data.info['num_classes']:.4f})")
+    print(f"test accuracy {experiment.format_metric(accuracy)} (chance {1 / data.info['num_classes']:.4f})")
     return results
 
 

@@ -83,7 +83,7 @@ def main(argv=None, callbacks=()):
             "bits_per_character": tasks.bits_per_character(test["sparse_categorical_crossentropy"])
         },
     )
-    print(f"test BPC {results['test']['bits_per_character']:.3f} "
+    print(f"test BPC {experiment.format_metric(results['test'].get('bits_per_character'), '.3f')} "
           f"(uniform guess {data.info['baseline']['bits_per_character_uniform']:.2f})")
     return results
 

@@ -523,7 +523,7 @@ def train_and_evaluate(
     if test_data is not None:
         test = model.evaluate(test_data, steps=args.test_steps, return_dict=True)
         results["test"] = {k: _finite_or_none(v) for k, v in test.items()}
-        if derive is not None:
+        if derive is not None and None not in results["test"].values():
             results["test"].update(derive(results["test"]))
     write_json(os.path.join(args.output_dir, "metrics.json"), results)
     if os.path.exists(history_path):
@@ -532,4 +532,20 @@ def train_and_evaluate(
             title=f"{getattr(args, 'program', 'run')}: {args.model}",
         )
     print(json.dumps(results.get("test", results), indent=2, sort_keys=True))
+    diverged = [k for k, v in results.get("test", {}).items() if v is None]
+    if diverged:
+        # metrics.json holds null for them; the run's files are all written.
+        print(
+            f"The run diverged: test {', '.join(diverged)} not finite (NaN or inf). Try a "
+            f"smaller --learning-rate or --clip-norm. Files written to {args.output_dir}.",
+            file=sys.stderr,
+        )
     return results
+
+
+def format_metric(value, spec=".4f"):
+    """`value` formatted with `spec`, or "nan (diverged)" for the None that `metrics.json`
+    holds for a non-finite result."""
+    if value is None or not math.isfinite(value):
+        return "nan (diverged)"
+    return format(value, spec)

@@ -212,3 +212,17 @@ def test_mirrored_is_a_clear_error_off_tensorflow(tmp_path):
             ["--quick", "--model", "lstm", "--distribute", "mirrored",
              "--output-dir", str(tmp_path)]
         )
+
+
+@pytest.mark.parametrize("name", ["adding_problem", "multiplication_problem"])
+def test_a_diverged_run_ends_with_a_message_and_its_files(name, tmp_path, capsys):
+    """Issue 9, item 8: --learning-rate 1e9 ended in `TypeError: unsupported format string
+    passed to NoneType.__format__`."""
+    results = load_example(name).main(
+        ["--quick", "--learning-rate", "1e9", "--output-dir", str(tmp_path)]
+    )
+    assert results["test"]["loss"] is None
+    out, err = capsys.readouterr()
+    assert "test MSE nan (diverged)" in out and "The run diverged" in err
+    for file in ("config.json", "metrics.json", "history.csv"):
+        assert os.path.exists(tmp_path / file)
