@@ -44,21 +44,25 @@ def _check_seed(owner, seed):
     return seed
 
 
-def _fresh(getter, identifier, index=0):
+def _fresh(getter, identifier, index=0, seed=None):
     """A new instance for sub-layer `index`, so that no two sub-layers draw the same values.
 
     A Keras random initializer gives the same values on every call (with `seed=None` it draws
     its seed once), so one instance shared by two equal-shaped kernels would make them equal.
     Each sub-layer gets its own copy; an int seed is offset by `index`, which keeps a seeded
-    block reproducible while its layers differ.
+    block reproducible while its layers differ. An initializer left unseeded gets `seed`
+    (the block's seed plus an offset) when that is an int, so a seeded block is reproducible
+    across processes.
     """
     if identifier is None:
         return None
     config = keras.saving.serialize_keras_object(getter(identifier))
     inner = config.get("config") if isinstance(config, dict) else None
-    seed = inner.get("seed") if isinstance(inner, dict) else None
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        config = {**config, "config": {**inner, "seed": seed + index}}
+    own = inner.get("seed") if isinstance(inner, dict) else None
+    if isinstance(own, int) and not isinstance(own, bool):
+        config = {**config, "config": {**inner, "seed": own + index}}
+    elif own is None and seed is not None and isinstance(inner, dict) and "seed" in inner:
+        config = {**config, "config": {**inner, "seed": seed}}
     return getter(config)
 
 
@@ -77,14 +81,21 @@ def _make_indrnn(block, index, last_layer, return_sequences):
     return IndRNN(
         block.units,
         activation=block.activation,
-        kernel_initializer=_fresh(keras.initializers.get, block.kernel_initializer, index),
-        recurrent_initializer=_fresh(keras.initializers.get, block.recurrent_initializer, index),
+        kernel_initializer=_fresh(
+            keras.initializers.get, block.kernel_initializer, index, _sub_seed(block.seed, 200 + index)
+        ),
+        recurrent_initializer=_fresh(
+            keras.initializers.get, block.recurrent_initializer, index,
+            _sub_seed(block.seed, 300 + index),
+        ),
         kernel_regularizer=_fresh(keras.regularizers.get, block.kernel_regularizer),
         timesteps=block.timesteps,
         last_layer=last_layer,
         gamma=block.gamma,
         epsilon=block.epsilon,
         method=block.method,
+        # Seeds the default recurrent initializer (recurrent_initializer=None).
+        seed=_sub_seed(block.seed, 100 + index),
         return_sequences=return_sequences,
         dtype=block.dtype_policy,
         name=f"indrnn_{index}",
@@ -153,7 +164,8 @@ class IndRNNStack(keras.layers.Layer):
         kernel_regularizer: Regularizer of the input kernels `W`, e.g. the paper's weight decay
             `keras.regularizers.L2(1e-4)`. The recurrent vectors `u` are never decayed: their
             magnitude is what lets a unit remember. Defaults to `None`.
-        seed: Int seed of the dropout masks, or `None`. Defaults to `None`.
+        seed: Int seed of the dropout masks and of every initializer left unseeded (offset per
+            sub-layer), or `None`. Defaults to `None`.
         **kwargs: Base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -328,7 +340,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             block start as the identity. Defaults to `"glorot_uniform"`.
         kernel_regularizer: Regularizer of the IndRNN input kernels and the `Dense` kernels
             (never of `u`). Defaults to `None`.
-        seed: Int seed of the dropout masks, or `None`. Defaults to `None`.
+        seed: Int seed of the dropout masks and of every initializer left unseeded (offset per
+            sub-layer), or `None`. Defaults to `None`.
         **kwargs: Base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -420,7 +433,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             keras.layers.Dense(
                 width,
                 kernel_initializer=_fresh(
-                    keras.initializers.get, self.projection_initializer, index
+                    keras.initializers.get, self.projection_initializer, index,
+                    _sub_seed(self.seed, 400 + index),
                 ),
                 kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
                 dtype=self.dtype_policy,
