@@ -122,6 +122,16 @@ def _make_time_shared_dropout(block, index):
     )
 
 
+def _last_valid_step(x, mask):
+    """x[:, t] at each sequence's last unmasked step t (the last step without a mask)."""
+    if mask is None:
+        return x[:, -1]
+    positions = ops.expand_dims(ops.arange(ops.shape(x)[1]), 0)
+    last = ops.max(ops.where(mask, positions, 0), axis=1, keepdims=True)
+    picked = ops.expand_dims(ops.equal(positions, last), -1)
+    return ops.sum(ops.where(picked, x, ops.zeros_like(x)), axis=1)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class IndRNNStack(keras.layers.Layer):
     """A stack of IndRNN layers, each followed by batch normalization (over batch and time).
@@ -207,6 +217,7 @@ class IndRNNStack(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = True
         owner = "IndRNNStack"
         self.units = _check_int(owner, "units", units)
         self.num_layers = _check_int(owner, "num_layers", num_layers)
@@ -264,17 +275,20 @@ class IndRNNStack(keras.layers.Layer):
             if index < len(self.dropout_layers):
                 self.dropout_layers[index].build(shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs
         for index, layer in enumerate(self.recurrent_layers):
-            x = layer(x, training=training)
+            x = layer(x, training=training, mask=mask)
             if self.batch_norm:
-                x = self.norm_layers[index](x, training=training)
+                x = self.norm_layers[index](x, training=training, mask=mask)
             if index < len(self.dropout_layers):
                 x = self.dropout_layers[index](x, training=training)
         if not self.return_sequences and len(x.shape) == 3:
-            x = x[:, -1]
+            x = _last_valid_step(x, mask)
         return x
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
@@ -384,6 +398,7 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = True
         owner = "ResidualIndRNNBlock"
         self.units = _check_int(owner, "units", units)
         self.timesteps = timesteps
@@ -449,18 +464,23 @@ class ResidualIndRNNBlock(keras.layers.Layer):
                 self.dropout_layers[index].build(hidden)
             self.projection_layers[index].build(hidden)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs
         for index in range(2):
-            x = self.norm_layers[index](x, training=training)
-            x = self.recurrent_layers[index](x, training=training)
+            x = self.norm_layers[index](x, training=training, mask=mask)
+            x = self.recurrent_layers[index](x, training=training, mask=mask)
             if self.dropout_layers:
                 x = self.dropout_layers[index](x, training=training)
             x = self.projection_layers[index](x)
+        # At masked steps the sum is not meaningful; the mask goes on with the sequence, and
+        # the last-step output is the last unmasked step's.
         outputs = inputs + ops.cast(x, inputs.dtype)
         if not self.return_sequences:
-            outputs = outputs[:, -1]
+            outputs = _last_valid_step(outputs, mask)
         return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
