@@ -21,6 +21,13 @@ def check_positive(name, value, owner, allow_none=False):
     return float(value)
 
 
+def check_bool(name, value, owner):
+    # bool("False") is True: a string would silently mean the opposite.
+    if not isinstance(value, bool):
+        raise ValueError(f"{owner} expects `{name}` to be True or False. Received: {name}={value!r}")
+    return value
+
+
 def check_choice(name, value, choices, owner):
     if value not in choices:
         raise ValueError(

@@ -106,7 +106,7 @@ class GradientClipping(keras.callbacks.Callback):
                 f"Received: schedule={schedule!r}"
             )
         self.schedule = schedule
-        self.override = bool(override)
+        self.override = _utils.check_bool("override", override, owner)
         self.current_threshold = None
 
     def threshold_at(self, epoch):
@@ -286,7 +286,7 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
         indrnn_bounds(1, gamma, epsilon, last_layer=True)
         self.gamma = float(gamma)
         self.epsilon = None if epsilon is None else float(epsilon)
-        self.last_layer = bool(last_layer)
+        self.last_layer = _utils.check_bool("last_layer", last_layer, owner)
         # Validates squarings.
         SpectralNormBound(1.0, squarings=squarings)
         self.squarings = int(squarings)

@@ -39,9 +39,18 @@ def _check_fraction(owner, name, value, upper_open=True):
 
 
 def _check_seed(owner, seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"{owner} expects `seed` to be None or an int. Received: seed={seed!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
+        raise ValueError(f"{owner} expects `seed` to be None or an int >= 0. Received: seed={seed!r}")
     return seed
+
+
+def _check_bool(owner, name, value):
+    # bool("False") is True: a string would silently mean the opposite.
+    if not isinstance(value, bool):
+        raise ValueError(f"{owner} expects `{name}` to be True or False. Received: {name}={value!r}")
+    return value
 
 
 def _fresh(getter, identifier, index=0, seed=None):
@@ -221,13 +230,13 @@ class IndRNNStack(keras.layers.Layer):
         owner = "IndRNNStack"
         self.units = _check_int(owner, "units", units)
         self.num_layers = _check_int(owner, "num_layers", num_layers)
-        self.batch_norm = bool(batch_norm)
+        self.batch_norm = _check_bool(owner, "batch_norm", batch_norm)
         self.batch_norm_momentum = _check_fraction(
             owner, "batch_norm_momentum", batch_norm_momentum, upper_open=False
         )
         self.dropout = _check_fraction(owner, "dropout", dropout)
-        self.return_sequences = bool(return_sequences)
-        self.last_layer = bool(last_layer)
+        self.return_sequences = _check_bool(owner, "return_sequences", return_sequences)
+        self.last_layer = _check_bool(owner, "last_layer", last_layer)
         self.timesteps = timesteps
         self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.gamma = gamma
@@ -407,8 +416,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             owner, "batch_norm_momentum", batch_norm_momentum, upper_open=False
         )
         self.dropout = _check_fraction(owner, "dropout", dropout)
-        self.return_sequences = bool(return_sequences)
-        self.last_layer = bool(last_layer)
+        self.return_sequences = _check_bool(owner, "return_sequences", return_sequences)
+        self.last_layer = _check_bool(owner, "last_layer", last_layer)
         self.gamma = gamma
         self.epsilon = epsilon
         self.method = method
