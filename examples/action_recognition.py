@@ -97,7 +97,10 @@ def main(argv=None, callbacks=(), feature_extractor=None):
     parser.add_argument("--dropout", type=float, default=0.0, help="IndRNN input dropout")
     args = experiment.parse_args(parser, argv)
 
-    data = load_data(args, feature_extractor)
+    try:
+        data = load_data(args, feature_extractor)
+    except tasks.DatasetUnavailableError as error:
+        parser.error(f"argument --data-dir: {error}")
     extra = {"dropout": args.dropout} if "indrnn" in args.model else {}
     info = {k: v for k, v in data.info.items() if k != "names"}
     results = experiment.train_and_evaluate(

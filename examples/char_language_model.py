@@ -63,9 +63,12 @@ def main(argv=None, callbacks=()):
     parser.add_argument("--embedding-dim", type=int, default=64, help="character embedding size")
     args = experiment.parse_args(parser, argv)
 
-    data = tasks.penn_treebank_characters(
-        data_dir=args.data_dir, timesteps=args.timesteps, batch_size=args.batch_size
-    )
+    try:
+        data = tasks.penn_treebank_characters(
+            data_dir=args.data_dir, timesteps=args.timesteps, batch_size=args.batch_size
+        )
+    except tasks.DatasetUnavailableError as error:
+        parser.error(f"argument --data-dir: {error}")
     info = {k: v for k, v in data.info.items() if k != "vocabulary"}
     results = experiment.train_and_evaluate(
         args, experiment.model_builder(args, data.info, embedding_dim=args.embedding_dim),
