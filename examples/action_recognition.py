@@ -93,8 +93,10 @@ def main(argv=None, callbacks=(), feature_extractor=None):
                         default="cross_subject", help="NTU evaluation protocol")
     parser.add_argument("--feature-extractor", default="MobileNetV2",
                         help="keras.applications CNN for UCF101 frames")
-    parser.add_argument("--image-size", type=int, default=224, help="UCF101 CNN input size")
-    parser.add_argument("--dropout", type=float, default=0.0, help="IndRNN input dropout")
+    parser.add_argument("--image-size", type=experiment.positive_int, default=224,
+                        help="UCF101 CNN input size")
+    parser.add_argument("--dropout", type=experiment.fraction, default=0.0,
+                        help="IndRNN input dropout")
     args = experiment.parse_args(parser, argv)
 
     try:

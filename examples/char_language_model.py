@@ -60,7 +60,8 @@ QUICK = {
 def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="char_language_model")
     parser.add_argument("--data-dir", help="folder with the ptb.char.*.txt files")
-    parser.add_argument("--embedding-dim", type=int, default=64, help="character embedding size")
+    parser.add_argument("--embedding-dim", type=experiment.positive_int, default=64,
+                        help="character embedding size")
     args = experiment.parse_args(parser, argv)
 
     try:

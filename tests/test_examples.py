@@ -263,3 +263,18 @@ def test_action_recognition_ucf101_offline_says_what_to_download(tmp_path, monke
     message = capsys.readouterr().err
     assert "UCF101" in message and "--dataset ucf101 --data-dir DIR" in message
     assert not (tmp_path / "tfds" / "ucf101").exists()  # no partial folder left behind
+
+
+@pytest.mark.parametrize(
+    "name,argv,flag",
+    [
+        ("char_language_model", ["--embedding-dim", "0"], "--embedding-dim"),
+        ("action_recognition", ["--dropout", "1.5"], "--dropout"),
+        ("action_recognition", ["--image-size", "-3"], "--image-size"),
+        ("gradient_flow_plot", ["--timesteps", "-5"], "--timesteps"),
+    ],
+)
+def test_example_specific_flags_are_validated(name, argv, flag, capsys):
+    with pytest.raises(SystemExit) as error:
+        load_example(name).main(argv)
+    assert error.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
