@@ -28,6 +28,7 @@ import time
 import keras
 
 DISTRIBUTE_CHOICES = ("none", "mirrored", "multi-worker")
+LR_DECAY_CHOICES = ("none", "cosine")
 
 # The options every example has; an example adds its own with `parser.add_argument`.
 _COMMON_DEFAULTS = {
@@ -41,6 +42,7 @@ _COMMON_DEFAULTS = {
     "test_steps": 20,
     "batch_size": 32,
     "learning_rate": 1e-3,
+    "lr_decay": "none",
     "clip_value": None,
     "clip_norm": None,
     "seed": 1337,
@@ -113,6 +115,9 @@ def make_parser(description, defaults=None, quick=None, name=None, ignored=()):
     add("--test-steps", type=nonnegative_int, help="test batches for the final evaluation (0: all)")
     add("--batch-size", type=positive_int, help="global batch size")
     add("--learning-rate", type=positive_float, help="Adam learning rate")
+    add("--lr-decay", choices=LR_DECAY_CHOICES,
+        help="learning-rate schedule: none (constant) or cosine (from --learning-rate down to "
+        "1%% of it over the whole run)")
     add("--clip-value", type=positive_float, help="clip every gradient element to [-v, v]")
     add("--clip-norm", type=positive_float, help="clip the global gradient norm")
     add("--jit", action=argparse.BooleanOptionalAction,
@@ -268,14 +273,29 @@ def distribution_strategy(name):
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def make_optimizer(args):
-    """Adam with `args.learning_rate` and the requested gradient clipping."""
+def make_optimizer(args, total_steps=None):
+    """Adam with `args.learning_rate`, its schedule and the requested gradient clipping.
+
+    With `args.lr_decay == "cosine"` the rate follows `keras.optimizers.schedules.CosineDecay`
+    from `args.learning_rate` down to 1 % of it at `total_steps`, the run's last step; the
+    schedule reads the optimizer's step counter, so a resumed run continues on it.
+    """
     kwargs = {}
     if args.clip_value is not None:
         kwargs["clipvalue"] = args.clip_value
     if args.clip_norm is not None:
         kwargs["global_clipnorm"] = args.clip_norm
-    return keras.optimizers.Adam(args.learning_rate, **kwargs)
+    learning_rate = args.learning_rate
+    if getattr(args, "lr_decay", "none") == "cosine":
+        if not total_steps:
+            raise ValueError(
+                "lr_decay='cosine' needs the run's number of steps (give --steps-per-epoch). "
+                f"Received: total_steps={total_steps!r}"
+            )
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            args.learning_rate, decay_steps=int(total_steps), alpha=0.01
+        )
+    return keras.optimizers.Adam(learning_rate, **kwargs)
 
 
 def make_callbacks(output_dir):
@@ -488,10 +508,14 @@ def train_and_evaluate(
 
     strategy = distribution_strategy(args.distribute)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    steps_per_epoch = args.steps_per_epoch
+    if steps_per_epoch is None and hasattr(train_data, "cardinality"):
+        steps_per_epoch = int(train_data.cardinality())
+    total_steps = args.epochs * steps_per_epoch if steps_per_epoch and steps_per_epoch > 0 else None
     with scope:
         model = build_model()
         model.compile(
-            optimizer=make_optimizer(args), loss=loss, metrics=list(metrics),
+            optimizer=make_optimizer(args, total_steps), loss=loss, metrics=list(metrics),
             jit_compile=args.jit,
         )
     model.summary()

@@ -321,3 +321,35 @@ class IndRNNRecurrentInitializer(_SeededInitializer):
             "min_value": self.min_value,
             "max_value": self.max_value,
         }
+
+
+def indrnn_input_initializer(seed=None):
+    """The IndRNN authors' initializer of input kernels `W`: uniform, scaled by fan-in.
+
+    `W ~ U[-b, b]` with `b = sqrt(6 / ((1 + 8^2) * fan_in)) = 0.304 / sqrt(fan_in)`: PyTorch's
+    Kaiming-uniform with negative slope 8, which the authors' pixel-MNIST code uses. Returned
+    as Keras' own `VarianceScaling(scale=2/65, mode="fan_in", distribution="uniform")`, so it
+    serializes like any built-in initializer. Because the scale follows the fan-in, a unit's
+    input `W x` has the same spread whether `x` is one pixel or the 128 outputs of a layer
+    below.
+
+    Args:
+        seed: None or an int. Defaults to `None`.
+
+    Returns:
+        A `keras.initializers.VarianceScaling`.
+
+    Example:
+
+    ```python
+    layer = keras_rnninit.IndRNN(
+        128, timesteps=784, kernel_initializer=keras_rnninit.initializers.indrnn_input_initializer(seed=1)
+    )
+    ```
+
+    Reference:
+        - [Li et al., 2019 (Deep IndRNN)](https://arxiv.org/abs/1910.06251)
+    """
+    return keras.initializers.VarianceScaling(
+        scale=2.0 / (1.0 + 8.0**2), mode="fan_in", distribution="uniform", seed=seed
+    )

@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import keras
+import numpy as np
 import pytest
 
 
@@ -37,3 +38,45 @@ def run_in_fresh_process():
         return result.stdout
 
     return run
+
+
+def _write_idx(path, array, compress):
+    """Writes a uint8 array in the IDX format, as the MNIST distribution stores it."""
+    import gzip
+    import struct
+
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    opener = gzip.open if compress else open
+    with opener(str(path) + (".gz" if compress else ""), "wb") as f:
+        f.write(header + array.tobytes())
+
+
+@pytest.fixture
+def write_mnist_files():
+    """Writes a small random MNIST (40 training, 12 test images) into a directory.
+
+    `form` is `"idx_gz"` (the four gzip-compressed IDX files), `"idx"` (uncompressed) or
+    `"npz"` (keras.datasets' mnist.npz). Returns the arrays `(x_train, y_train, x_test,
+    y_test)`.
+    """
+
+    def write(directory, form="idx_gz", train=40, test=12, seed=0):
+        rng = np.random.default_rng(seed)
+        arrays = (
+            rng.integers(0, 256, (train, 28, 28), dtype=np.uint8),
+            rng.integers(0, 10, train, dtype=np.uint8),
+            rng.integers(0, 256, (test, 28, 28), dtype=np.uint8),
+            rng.integers(0, 10, test, dtype=np.uint8),
+        )
+        if form == "npz":
+            np.savez(os.path.join(directory, "mnist.npz"), x_train=arrays[0],
+                     y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
+            return arrays
+        names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+        for name, array in zip(names, arrays):
+            _write_idx(os.path.join(directory, name), array, compress=form == "idx_gz")
+        return arrays
+
+    return write

@@ -278,3 +278,17 @@ def test_rerun_of_an_interrupted_folder_with_another_model_is_refused_before_wri
         experiment.parse_args(_parser(), ["--output-dir", str(tmp_path), *argv, "--units", "5"])
     assert "argument --units" in capsys.readouterr().err
     assert (tmp_path / "config.json").read_text() == config
+
+
+def test_cosine_learning_rate_decays_to_one_percent_over_the_run():
+    args = experiment.parse_args(_parser(), ["--learning-rate", "2e-3", "--lr-decay", "cosine"])
+    optimizer = experiment.make_optimizer(args, total_steps=1000)
+    schedule = keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert float(schedule(0)) == pytest.approx(2e-3)
+    assert float(schedule(500)) == pytest.approx(2e-3 * (0.01 + 0.99 * 0.5), rel=1e-5)
+    assert float(schedule(1000)) == pytest.approx(2e-5, rel=1e-5)
+    with pytest.raises(ValueError, match="total_steps=None"):
+        experiment.make_optimizer(args)
+    constant = experiment.make_optimizer(experiment.parse_args(_parser(), []), total_steps=10)
+    assert isinstance(constant.get_config()["learning_rate"], float)

@@ -266,6 +266,55 @@ def test_pixel_mnist_row_by_row_and_bad_arguments(mock_mnist):
 
 
 # --------------------------------------------------------------------------------------------
+# MNIST from files (IDX, gzip or not; keras.datasets' mnist.npz), written by the tests
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["idx_gz", "idx", "npz"])
+def test_read_mnist_reads_every_file_form_exactly(tmp_path, write_mnist_files, form):
+    arrays = write_mnist_files(tmp_path, form=form)
+    (x_train, y_train), (x_test, y_test) = tasks.read_mnist(str(tmp_path))
+    for got, want in zip((x_train, y_train, x_test, y_test), arrays):
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, want)
+
+
+def test_pixel_mnist_from_idx_files_offline(tmp_path, write_mnist_files):
+    arrays = write_mnist_files(tmp_path)
+    data = tasks.pixel_mnist(batch_size=8, validation_size=10, data_dir=str(tmp_path),
+                             permute=True, seed=3)
+    assert data.info["source"] == "files"
+    assert data.info["sizes"] == {"train": 30, "validation": 10, "test": 12}
+    permutation = np.array(data.info["permutation"])
+    val_x, val_y = _arrays(data.validation)
+    np.testing.assert_allclose(
+        val_x[..., 0], arrays[0][30:].reshape(10, 784)[:, permutation] / 255.0, rtol=1e-6
+    )
+    np.testing.assert_array_equal(val_y, arrays[1][30:])
+    test_x, test_y = _arrays(data.test)
+    assert test_x.shape == (12, 784, 1) and test_y.dtype == np.int32
+    np.testing.assert_array_equal(test_y, arrays[3])
+    train_x, _ = _arrays(data.train)
+    assert train_x.shape == (24, 784, 1)
+
+
+def test_read_mnist_errors_name_what_is_wrong(tmp_path, write_mnist_files):
+    with pytest.raises(ValueError, match="Received: directory="):
+        tasks.read_mnist(str(tmp_path / "absent"))
+    write_mnist_files(tmp_path, form="idx")
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(ValueError, match="missing: t10k-labels-idx1-ubyte"):
+        tasks.read_mnist(str(tmp_path))
+    # A truncated file and a file that is not IDX at all.
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 12, 1, 2]))
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        tasks.read_mnist(str(tmp_path))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"PK\x03\x04 not idx")
+    with pytest.raises(ValueError, match="expects an IDX file"):
+        tasks.read_idx(str(tmp_path / "t10k-labels-idx1-ubyte"))
+
+
+# --------------------------------------------------------------------------------------------
 # Character-level Penn Treebank (small generated files in the PTB character format)
 # --------------------------------------------------------------------------------------------
 

@@ -161,7 +161,12 @@ class IndRNNStack(keras.layers.Layer):
             derives its recurrent initializer and `|u|` bound from it. Defaults to `None`.
         activation: Activation of every IndRNN layer. Defaults to `"relu"`.
         batch_norm: Whether to normalize after each layer. Defaults to `True`.
-        batch_norm_momentum: Momentum of the moving statistics. Defaults to `0.99`.
+        batch_norm_momentum: Momentum of the moving statistics used at inference.
+            Defaults to `0.9` (PyTorch's default, which the IndRNN authors trained with), not
+            Keras' 0.99: units with `u` near 1 integrate over time, so their statistics move
+            fast while they train, and an average over ~100 steps lags them. Measured on
+            MNIST read row by row, six IndRNN -> BN layers: 0.11 test accuracy at inference
+            (0.91 in training mode) with 0.99, 0.90 / 0.90 with 0.9.
         dropout: Fraction of each layer's outputs dropped before the next layer, in `[0, 1)`,
             one mask per sequence for all steps. Not applied after the top layer. Defaults to
             `0.0`.
@@ -212,7 +217,7 @@ class IndRNNStack(keras.layers.Layer):
         timesteps=None,
         activation="relu",
         batch_norm=True,
-        batch_norm_momentum=0.99,
+        batch_norm_momentum=0.9,
         dropout=0.0,
         return_sequences=False,
         last_layer=False,
@@ -344,7 +349,12 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         timesteps: Training sequence length T, or `None`. Passed to both IndRNN layers, which
             derive their recurrent initializer and `|u|` bound from it. Defaults to `None`.
         activation: Activation of the IndRNN layers. Defaults to `"relu"`.
-        batch_norm_momentum: Momentum of the moving statistics. Defaults to `0.99`.
+        batch_norm_momentum: Momentum of the moving statistics used at inference.
+            Defaults to `0.9` (PyTorch's default, which the IndRNN authors trained with), not
+            Keras' 0.99: units with `u` near 1 integrate over time, so their statistics move
+            fast while they train, and an average over ~100 steps lags them. Measured on
+            MNIST read row by row, six IndRNN -> BN layers: 0.11 test accuracy at inference
+            (0.91 in training mode) with 0.99, 0.90 / 0.90 with 0.9.
         dropout: Fraction of each IndRNN layer's outputs dropped, in `[0, 1)`, one mask per
             sequence for all steps. Defaults to `0.0`.
         return_sequences: Whether to return the whole sequence or only the last step.
@@ -392,7 +402,7 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         units,
         timesteps=None,
         activation="relu",
-        batch_norm_momentum=0.99,
+        batch_norm_momentum=0.9,
         dropout=0.0,
         return_sequences=True,
         last_layer=False,

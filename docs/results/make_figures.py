@@ -1,0 +1,94 @@
+"""Draws the comparison figures of docs/results.md from the runs' committed history files.
+
+    python docs/results/make_figures.py
+
+Reads `docs/results/<run>/history.csv` (copied from each run's output folder) and writes the
+PNGs next to them. Needs matplotlib (`pip install "keras-rnninit[examples]"`).
+"""
+
+import csv
+import glob
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib import pyplot  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# The authors' logged validation accuracy (%) of the 6-layer, 128-unit IndRNN by epoch
+# (shared/SPEC.md, section 1.3).
+AUTHORS_PIXEL = {1: 77.7, 2: 85.1, 3: 89.7, 5: 94.0, 10: 96.2, 20: 97.4, 40: 97.9}
+AUTHORS_PERMUTED = {1: 63.1, 2: 70.0, 3: 69.8, 5: 66.0, 10: 41.9, 20: 78.2, 40: 91.7}
+
+
+def read_history(run):
+    path = os.path.join(HERE, run, "history.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) for row in rows] for key in rows[0]} if rows else None
+
+
+def mnist_figure():
+    figure, axis = pyplot.subplots(figsize=(6, 4))
+    drawn = False
+    for run, authors, label in (
+        ("pixel_mnist_bn_indrnn", AUTHORS_PIXEL, "pixel"),
+        ("permuted_mnist_bn_indrnn", AUTHORS_PERMUTED, "permuted"),
+    ):
+        history = read_history(run)
+        if history is None:
+            continue
+        drawn = True
+        epochs = [int(e) + 1 for e in history["epoch"]]
+        shown = {e: v for e, v in authors.items() if e <= max(epochs) + 2}
+        line, = axis.plot(epochs, [100 * v for v in history["val_sparse_categorical_accuracy"]],
+                          marker="o", label=f"{label}: this package (validation)")
+        axis.plot(list(shown), list(shown.values()), marker="x", linestyle="--",
+                  color=line.get_color(), label=f"{label}: authors' log (validation)")
+    if not drawn:
+        pyplot.close(figure)
+        return
+    axis.set_xlabel("epoch (57 000 images)")
+    axis.set_ylabel("validation accuracy %")
+    axis.set_title("6-layer BN-IndRNN on sequential MNIST (784 steps)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(os.path.join(HERE, "sequential_mnist.png"), dpi=100)
+    pyplot.close(figure)
+
+
+def adding_figure():
+    runs = sorted(glob.glob(os.path.join(HERE, "adding_T*")))
+    if not runs:
+        return
+    figure, axis = pyplot.subplots(figsize=(7, 4.5))
+    for path in runs:
+        run = os.path.basename(path)
+        history = read_history(run)
+        if history is None:
+            continue
+        with open(os.path.join(path, "config.json")) as f:
+            steps = json.load(f)["arguments"]["steps_per_epoch"]
+        seen = [(int(e) + 1) * steps for e in history["epoch"]]
+        axis.plot(seen, history["val_loss"], marker=".", label=run.replace("adding_", ""))
+    axis.axhline(1 / 6, color="black", linestyle=":", label="baseline 0.167")
+    axis.set_yscale("log")
+    axis.set_xlabel("training steps (batches of 50)")
+    axis.set_ylabel("validation MSE")
+    axis.set_title("Adding problem")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(os.path.join(HERE, "adding_problem.png"), dpi=100)
+    pyplot.close(figure)
+
+
+if __name__ == "__main__":
+    mnist_figure()
+    adding_figure()
