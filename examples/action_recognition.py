@@ -93,11 +93,16 @@ def main(argv=None, callbacks=(), feature_extractor=None):
                         default="cross_subject", help="NTU evaluation protocol")
     parser.add_argument("--feature-extractor", default="MobileNetV2",
                         help="keras.applications CNN for UCF101 frames")
-    parser.add_argument("--image-size", type=int, default=224, help="UCF101 CNN input size")
-    parser.add_argument("--dropout", type=float, default=0.0, help="IndRNN input dropout")
+    parser.add_argument("--image-size", type=experiment.positive_int, default=224,
+                        help="UCF101 CNN input size")
+    parser.add_argument("--dropout", type=experiment.fraction, default=0.0,
+                        help="IndRNN input dropout")
     args = experiment.parse_args(parser, argv)
 
-    data = load_data(args, feature_extractor)
+    try:
+        data = load_data(args, feature_extractor)
+    except tasks.DatasetUnavailableError as error:
+        parser.error(f"argument --data-dir: {error}")
     extra = {"dropout": args.dropout} if "indrnn" in args.model else {}
     info = {k: v for k, v in data.info.items() if k != "names"}
     results = experiment.train_and_evaluate(
@@ -111,7 +116,7 @@ def main(argv=None, callbacks=(), feature_extractor=None):
         callbacks=callbacks,
     )
     accuracy = results["test"]["sparse_categorical_accuracy"]
-    print(f"test accuracy {accuracy:.4f} (chance {1 / data.info['num_classes']:.4f})")
+    print(f"test accuracy {experiment.format_metric(accuracy)} (chance {1 / data.info['num_classes']:.4f})")
     return results
 
 

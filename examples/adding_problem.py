@@ -89,7 +89,7 @@ def main(argv=None, callbacks=()):
         callbacks=callbacks,
     )
     mse = results["test"]["loss"]
-    print(f"test MSE {mse:.4f} (baseline {baseline:.4f}: predicting 1.0)")
+    print(f"test MSE {experiment.format_metric(mse)} (baseline {baseline:.4f}: predicting 1.0)")
     return results
 
 

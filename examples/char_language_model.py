@@ -60,12 +60,16 @@ QUICK = {
 def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="char_language_model")
     parser.add_argument("--data-dir", help="folder with the ptb.char.*.txt files")
-    parser.add_argument("--embedding-dim", type=int, default=64, help="character embedding size")
+    parser.add_argument("--embedding-dim", type=experiment.positive_int, default=64,
+                        help="character embedding size")
     args = experiment.parse_args(parser, argv)
 
-    data = tasks.penn_treebank_characters(
-        data_dir=args.data_dir, timesteps=args.timesteps, batch_size=args.batch_size
-    )
+    try:
+        data = tasks.penn_treebank_characters(
+            data_dir=args.data_dir, timesteps=args.timesteps, batch_size=args.batch_size
+        )
+    except tasks.DatasetUnavailableError as error:
+        parser.error(f"argument --data-dir: {error}")
     info = {k: v for k, v in data.info.items() if k != "vocabulary"}
     results = experiment.train_and_evaluate(
         args, experiment.model_builder(args, data.info, embedding_dim=args.embedding_dim),
@@ -83,7 +87,7 @@ def main(argv=None, callbacks=()):
             "bits_per_character": tasks.bits_per_character(test["sparse_categorical_crossentropy"])
         },
     )
-    print(f"test BPC {results['test']['bits_per_character']:.3f} "
+    print(f"test BPC {experiment.format_metric(results['test'].get('bits_per_character'), '.3f')} "
           f"(uniform guess {data.info['baseline']['bits_per_character_uniform']:.2f})")
     return results
 

@@ -24,6 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_rnninit  # noqa: E402
+from keras_rnninit import experiment  # noqa: E402
 from keras_rnninit.callbacks import GradientClipping  # noqa: E402
 from keras_rnninit.callbacks import GradientFlowMonitor  # noqa: E402
 from keras_rnninit.callbacks import plot_gradient_flow  # noqa: E402
@@ -60,18 +61,18 @@ def build(kind, timesteps, units, seed):
     return model
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=200)
-    parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--samples", type=int, default=12800)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--timesteps", type=experiment.positive_int, default=200)
+    parser.add_argument("--units", type=experiment.positive_int, default=64)
+    parser.add_argument("--samples", type=experiment.positive_int, default=12800)
+    parser.add_argument("--epochs", type=experiment.positive_int, default=6)
     parser.add_argument("--quick", action="store_true", help="512 samples, 2 epochs")
     parser.add_argument(
         "--output",
         default=os.path.join(os.path.dirname(__file__), "..", "docs", "images", "gradient_flow_adding_T200.png"),
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.epochs = 512, 2
     keras.utils.set_random_seed(0)

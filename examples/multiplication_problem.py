@@ -81,7 +81,7 @@ def main(argv=None, callbacks=()):
         summary={"baseline_mse": baseline},
         callbacks=callbacks,
     )
-    print(f"test MSE {results['test']['loss']:.4f} (baseline {baseline:.4f}: predicting 0.25)")
+    print(f"test MSE {experiment.format_metric(results['test']['loss'])} (baseline {baseline:.4f}: predicting 0.25)")
     return results
 
 

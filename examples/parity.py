@@ -81,7 +81,7 @@ def main(argv=None, callbacks=()):
         callbacks=callbacks,
     )
     accuracy = results["test"]["binary_accuracy"]
-    print(f"test accuracy {accuracy:.3f} (chance {chance:.3f})")
+    print(f"test accuracy {experiment.format_metric(accuracy, '.3f')} (chance {chance:.3f})")
     return results
 
 

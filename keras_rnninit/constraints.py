@@ -150,6 +150,12 @@ def _gate_blocks(shape, blocks, owner):
 
 def _split_blocks(w, blocks, owner):
     """`(rows, k * width)` -> `(k, rows, width)`; block i is `w[:, i * width:(i + 1) * width]`."""
+    if len(w.shape) != 2:
+        raise ValueError(
+            f"{owner} bounds recurrent matrices: a 2-D weight (units, k * units). For a 1-D "
+            "recurrent vector (IndRNN's u) use MagnitudeBound. "
+            f"Received: weight of shape={tuple(w.shape)}"
+        )
     rows, columns = w.shape
     k = _gate_blocks(w.shape, blocks, owner)
     return ops.transpose(ops.reshape(w, (rows, k, columns // k)), (1, 0, 2))

@@ -50,7 +50,7 @@ _COMMON_DEFAULTS = {
 }
 
 
-def make_parser(description, defaults=None, quick=None, name=None):
+def make_parser(description, defaults=None, quick=None, name=None, ignored=()):
     """An `argparse.ArgumentParser` with the options every example takes.
 
     Every option defaults to None in the parser; `parse_args` fills what the user left out from
@@ -65,6 +65,14 @@ def make_parser(description, defaults=None, quick=None, name=None):
         quick: Dict of the values `--quick` uses, for a run of seconds. Defaults to `None`.
         name: The example's name, used in the default `--output-dir` (`runs/<name>/<model>`).
             Defaults to `None` (the program's file name).
+        ignored: Option names (dest form, e.g. `("timesteps",)`) the script does not use: they
+            are not offered, so giving one is a usage error, and `args.<name>` is None.
+            Defaults to `()`.
+
+    Every value is checked by argparse (`--model` from the builders' names, counts `> 0` or
+    `>= 0`, rates and clipping thresholds finite and `> 0`): a bad one is a usage error that
+    names the flag, as is an `--output-dir` that is a file, or a rerun in the folder of an
+    interrupted run with another `--model`, `--units`, `--layers` or `--timesteps`.
 
     Returns:
         The parser.
@@ -84,31 +92,75 @@ def make_parser(description, defaults=None, quick=None, name=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(_defaults={**_COMMON_DEFAULTS, **(defaults or {})}, _quick=dict(quick or {}))
-    add = parser.add_argument
-    add("--model", help="network family: indrnn, bn_indrnn, res_indrnn, np_rnn, irnn, "
-        "scaled_irnn, lstm, tanh_rnn")
-    add("--units", type=int, help="hidden units per layer (family default if omitted)")
-    add("--layers", type=int, help="recurrent layers (family default if omitted)")
-    add("--timesteps", type=int, help="sequence length T")
-    add("--epochs", type=int, help="training epochs")
-    add("--steps-per-epoch", type=int, help="batches per epoch (0: the whole training set)")
-    add("--validation-steps", type=int, help="validation batches after each epoch (0: all)")
-    add("--test-steps", type=int, help="test batches for the final evaluation (0: all)")
-    add("--batch-size", type=int, help="global batch size")
-    add("--learning-rate", type=float, help="Adam learning rate")
+    # Imported here: models imports the layers, which the other CLI helpers do not need.
+    from keras_rnninit.models import MODEL_NAMES
+
+    ignored = set(ignored)
+
+    def add(flag, *args, **kwargs):
+        # An option the script does not use is not offered at all: argparse then rejects it
+        # ("unrecognized arguments") instead of accepting and ignoring it.
+        if flag[2:].replace("-", "_") not in ignored:
+            parser.add_argument(flag, *args, **kwargs)
+
+    add("--model", choices=MODEL_NAMES, help="network family (default: indrnn)")
+    add("--units", type=positive_int, help="hidden units per layer (family default if omitted)")
+    add("--layers", type=positive_int, help="recurrent layers (family default if omitted)")
+    add("--timesteps", type=positive_int, help="sequence length T")
+    add("--epochs", type=positive_int, help="training epochs")
+    add("--steps-per-epoch", type=nonnegative_int,
+        help="batches per epoch (0: the whole training set)")
+    add("--validation-steps", type=nonnegative_int,
+        help="validation batches after each epoch (0: all)")
+    add("--test-steps", type=nonnegative_int, help="test batches for the final evaluation (0: all)")
+    add("--batch-size", type=positive_int, help="global batch size")
+    add("--learning-rate", type=positive_float, help="Adam learning rate")
     add("--lr-decay", choices=LR_DECAY_CHOICES,
         help="learning-rate schedule: none (constant) or cosine (from --learning-rate down to "
         "1%% of it over the whole run)")
-    add("--clip-value", type=float, help="clip every gradient element to [-v, v]")
-    add("--clip-norm", type=float, help="clip the global gradient norm")
+    add("--clip-value", type=positive_float, help="clip every gradient element to [-v, v]")
+    add("--clip-norm", type=positive_float, help="clip the global gradient norm")
     add("--jit", action=argparse.BooleanOptionalAction,
         help="compile the train step with XLA (default: on, off with --distribute)")
     add("--quick", action="store_true", help="tiny sizes: a smoke run of seconds")
     add("--output-dir", help="where every output file goes")
     add("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
         help="tf.distribute strategy (TensorFlow backend only)")
-    add("--seed", type=int, help="seed of every random draw (weights, data, permutation)")
+    add("--seed", type=nonnegative_int,
+        help="seed of every random draw (weights, data, permutation)")
+    # Keep the attribute for the harness (config.json), None: parse_args leaves it unfilled.
+    parser.set_defaults(_ignored=tuple(sorted(ignored)), **{name: None for name in ignored})
     return parser
+
+
+def positive_int(text):
+    """argparse type: an int > 0 (argparse names the flag in its usage error)."""
+    return _number(text, int, "an int > 0", lambda v: v > 0)
+
+
+def nonnegative_int(text):
+    """argparse type: an int >= 0."""
+    return _number(text, int, "an int >= 0", lambda v: v >= 0)
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+
+
+def fraction(text):
+    """argparse type: a number in [0, 1) (a dropout rate)."""
+    return _number(text, float, "a number in [0, 1)", lambda v: 0 <= v < 1)
+
+
+def _number(text, kind, what, valid):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not valid(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
 
 
 def parse_args(parser, argv=None):
@@ -123,8 +175,8 @@ def parse_args(parser, argv=None):
         `runs/<prog>/<model>`.
     """
     args = parser.parse_args(argv)
-    defaults, quick = args._defaults, args._quick
-    del args._defaults, args._quick
+    defaults, quick, ignored = args._defaults, args._quick, args._ignored
+    del args._defaults, args._quick, args._ignored
     # Keras optimizers take one kind of clipping: one given on the command line replaces the
     # example's default kind, and two at once are an error.
     if args.clip_value is not None and args.clip_norm is not None:
@@ -132,7 +184,7 @@ def parse_args(parser, argv=None):
     if args.clip_value is not None or args.clip_norm is not None:
         defaults = {k: v for k, v in defaults.items() if k not in ("clip_value", "clip_norm")}
     for name, value in vars(args).items():
-        if value is None:
+        if value is None and name not in ignored:
             if args.quick and name in quick:
                 setattr(args, name, quick[name])
             elif name in defaults:
@@ -150,7 +202,37 @@ def parse_args(parser, argv=None):
     args.program = os.path.splitext(os.path.basename(parser.prog))[0]
     if args.output_dir is None:
         args.output_dir = os.path.join("runs", args.program, args.model)
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        parser.error(f"argument --output-dir: {args.output_dir!r} exists and is not a folder")
+    _check_resume(parser, args)
     return args
+
+
+# The options that shape the model's weights: an interrupted run resumes only with the same.
+_RESUME_OPTIONS = ("model", "units", "layers", "timesteps")
+
+
+def _check_resume(parser, args):
+    """A rerun in a folder with an interrupted run's backup must build the same model; say so
+    before anything (config.json) is written, rather than fail restoring the backup."""
+    backup = os.path.join(args.output_dir, "backup", "training_metadata.json")
+    config_path = os.path.join(args.output_dir, "config.json")
+    if not (os.path.exists(backup) and os.path.exists(config_path)):
+        return
+    try:
+        with open(config_path) as f:
+            earlier = json.load(f).get("arguments", {})
+    except (OSError, ValueError):
+        return
+    for name in _RESUME_OPTIONS:
+        if name in earlier and earlier[name] != getattr(args, name, None):
+            flag = "--" + name.replace("_", "-")
+            parser.error(
+                f"argument {flag}: {args.output_dir} holds an interrupted run with "
+                f"{flag} {earlier[name]}, which this run would resume; give {flag} "
+                f"{earlier[name]}, another --output-dir, or delete "
+                f"{os.path.join(args.output_dir, 'backup')} to start afresh"
+            )
 
 
 def distribution_strategy(name):
@@ -224,15 +306,54 @@ def make_callbacks(output_dir):
     """
     backup_dir = os.path.join(output_dir, "backup")
     history_path = os.path.join(output_dir, "history.csv")
-    resuming = os.path.exists(os.path.join(backup_dir, "training_metadata.json"))
-    if not resuming and os.path.exists(history_path):
-        os.remove(history_path)
+    completed = _backed_up_epochs(backup_dir)
+    if completed is None:
+        if os.path.exists(history_path):
+            os.remove(history_path)
+    else:
+        _trim_history(history_path, completed)
+    # The CSV row of an epoch is written (and flushed) BEFORE the backup of that epoch: a run
+    # killed between the two has a row the backup does not cover, which the trim above drops
+    # on resume, and the epoch is run and logged again. The other order lost the row: the
+    # backup said the epoch was done, and the rerun never logged it.
     return [
+        keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch"),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "model.keras")),
-        keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.TerminateOnNaN(),
     ]
+
+
+def _backed_up_epochs(backup_dir):
+    """The number of epochs `BackupAndRestore` saved in `backup_dir`, or None without a backup."""
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
+def _trim_history(history_path, completed):
+    """Keeps the rows of `history.csv` for epochs `0 .. completed - 1` (each once)."""
+    if not os.path.exists(history_path):
+        return
+    with open(history_path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, kept, seen = rows[0], [], set()
+    column = header.index("epoch") if "epoch" in header else None
+    for row in rows[1:]:
+        if column is None or not row:
+            continue
+        epoch = int(float(row[column]))
+        if epoch < completed and epoch not in seen:
+            seen.add(epoch)
+            kept.append(row)
+    with open(history_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(kept)
 
 
 def read_history(path):
@@ -431,7 +552,7 @@ def train_and_evaluate(
     if test_data is not None:
         test = model.evaluate(test_data, steps=args.test_steps, return_dict=True)
         results["test"] = {k: _finite_or_none(v) for k, v in test.items()}
-        if derive is not None:
+        if derive is not None and None not in results["test"].values():
             results["test"].update(derive(results["test"]))
     write_json(os.path.join(args.output_dir, "metrics.json"), results)
     if os.path.exists(history_path):
@@ -440,4 +561,20 @@ def train_and_evaluate(
             title=f"{getattr(args, 'program', 'run')}: {args.model}",
         )
     print(json.dumps(results.get("test", results), indent=2, sort_keys=True))
+    diverged = [k for k, v in results.get("test", {}).items() if v is None]
+    if diverged:
+        # metrics.json holds null for them; the run's files are all written.
+        print(
+            f"The run diverged: test {', '.join(diverged)} not finite (NaN or inf). Try a "
+            f"smaller --learning-rate or --clip-norm. Files written to {args.output_dir}.",
+            file=sys.stderr,
+        )
     return results
+
+
+def format_metric(value, spec=".4f"):
+    """`value` formatted with `spec`, or "nan (diverged)" for the None that `metrics.json`
+    holds for a non-finite result."""
+    if value is None or not math.isfinite(value):
+        return "nan (diverged)"
+    return format(value, spec)

@@ -64,11 +64,14 @@ class _SeededInitializer(keras.initializers.Initializer):
             seed = python_random.randint(1, int(1e9))
         elif isinstance(seed, dict):
             seed = keras.saving.deserialize_keras_object(seed)
-        elif isinstance(seed, bool) or not isinstance(
-            seed, (int, keras.random.SeedGenerator)
+        elif (
+            isinstance(seed, bool)
+            or not isinstance(seed, (int, keras.random.SeedGenerator))
+            or (isinstance(seed, int) and seed < 0)
         ):
+            # A negative int worked on TensorFlow but raised OverflowError on JAX (uint32 keys).
             raise ValueError(
-                f"{type(self).__name__} expects `seed` to be None, an int or a "
+                f"{type(self).__name__} expects `seed` to be None, an int >= 0 or a "
                 f"keras.random.SeedGenerator. Received: seed={seed!r}"
             )
         self.seed = seed
@@ -296,6 +299,12 @@ class IndRNNRecurrentInitializer(_SeededInitializer):
         return cls(min_value=min_value, max_value=max_value, seed=seed)
 
     def __call__(self, shape, dtype=None):
+        shape = tuple(shape)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ValueError(
+                "IndRNNRecurrentInitializer needs a fully known shape of positive ints, e.g. "
+                f"(units,). Received: shape={shape}"
+            )
         dtype = _float_dtype(dtype, "IndRNNRecurrentInitializer")
         values = keras.random.uniform(
             tuple(shape),

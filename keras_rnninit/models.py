@@ -479,7 +479,10 @@ def build_indrnn(
         gamma = _REGRESSION_GAMMA if output == "regression" else _CLASSIFIER_GAMMA
     shared = dict(timesteps=timesteps, gamma=gamma, method=method, kernel_regularizer=regularizer)
     if residual:
-        x = keras.layers.Dense(units, kernel_regularizer=regularizer, name="projection")(x)
+        x = keras.layers.Dense(
+            units, kernel_initializer=keras.initializers.GlorotUniform(seed=_seed(seed, 800)),
+            kernel_regularizer=regularizer, name="projection",
+        )(x)
         blocks = num_layers // 2
         for block in range(blocks):
             x = ResidualIndRNNBlock(

@@ -515,3 +515,170 @@ def test_gradient_clipping_configures_the_inner_optimizer_of_a_loss_scale_optimi
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(1.0)])
     norm = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(_weights(model), before)))
     np.testing.assert_allclose(norm, 0.1 * 1.0, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 9: nested layers, no state left behind, last good checkpoint, argument checks
+
+
+def _nested_indrnn_model(steps=10):
+    model = keras.Sequential(
+        [
+            keras.Input((steps, 3)),
+            keras_rnninit.IndRNNStack(4, num_layers=2, return_sequences=True, name="stack"),
+            keras_rnninit.ResidualIndRNNBlock(4, name="residual"),
+            keras.layers.Dense(1),
+        ]
+    )
+    # Large steps with the gradient clipped: u is pushed far past the bound, nothing diverges.
+    model.compile(optimizer=keras.optimizers.SGD(3.0, global_clipnorm=1.0), loss="mse", jit_compile=True)
+    rng = np.random.RandomState(3)
+    return model, rng.normal(size=(16, steps, 3)).astype("float32"), rng.normal(size=(16, 1)).astype("float32")
+
+
+def _recurrent_vectors(model):
+    return [
+        keras.ops.convert_to_numpy(v) for v in model.trainable_variables if "recurrent" in v.path
+    ]
+
+
+def test_recurrent_weight_clipping_finds_indrnn_layers_nested_in_blocks():
+    """Issue 9, item 2: `attached` was {} and u reached 4135 (TF) / NaN (JAX) with SGD(10)."""
+    model, x, y = _nested_indrnn_model()
+    clip = RecurrentWeightClipping(gamma=2.0)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[clip])
+    assert sorted(clip.attached) == [
+        "residual/indrnn_0", "residual/indrnn_1", "stack/indrnn_0", "stack/indrnn_1"
+    ]
+    vectors = _recurrent_vectors(model)
+    assert len(vectors) == 4
+    for u in vectors:
+        assert np.all(np.isfinite(u)) and np.all(np.abs(u) <= 2.0 ** (1 / 10) + 1e-6)
+    # Selecting the enclosing layer selects the layers inside it.
+    clip = RecurrentWeightClipping(layers=["stack"])
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[clip])
+    assert sorted(clip.attached) == ["stack/indrnn_0", "stack/indrnn_1"]
+
+
+def test_recurrent_weight_clipping_raises_on_a_selection_that_matches_nothing():
+    """Issue 9, item 11: layers=["nonexistent"] silently selected nothing."""
+    model, x, y = _exploding_rnn()
+    with pytest.raises(ValueError, match="nonexistent.*Received: layers"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[RecurrentWeightClipping(layers=["nonexistent"])])
+    monitor = GradientFlowMonitor(data=(x, y), layers=["nonexistent"])
+    with pytest.raises(ValueError, match="nonexistent.*Received: layers"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _RaiseAtBatch(keras.callbacks.Callback):
+    """Raises at one batch, in `hook`: a stand-in for Ctrl-C or a failing callback."""
+
+    def __init__(self, batch, hook="on_train_batch_end"):
+        super().__init__()
+        setattr(self, hook, self._maybe_raise)
+        self.batch = batch
+
+    def _maybe_raise(self, batch, logs=None):
+        if batch == self.batch:
+            raise _Interrupt()
+
+
+def _update_norm(model, x, y, **fit_args):
+    before = _weights(model)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, **fit_args)
+    return np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(_weights(model), before)))
+
+
+@pytest.mark.parametrize("position", ["first", "last"])
+def test_interrupted_fit_leaves_no_clipping_behind(position):
+    """Issue 9, item 4: after an exception the optimizer kept global_clipnorm, so a later plain
+    fit clipped silently and a later fit with the callback raised "already clips"."""
+    model, x, y = _exploding_rnn()
+    clip, raiser = GradientClipping(0.5), _RaiseAtBatch(0)
+    callbacks = [clip, raiser] if position == "first" else [raiser, clip]
+    with pytest.raises(_Interrupt):
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+    optimizer = model.optimizer
+    assert (optimizer.clipnorm, optimizer.global_clipnorm, optimizer.clipvalue) == (None, None, None)
+    # A plain fit does not clip: SGD(0.01) on the exploding RNN moves far more than 0.01 * 0.5.
+    assert _update_norm(model, x, y) > 0.1
+    # The callback can be used again, and clips.
+    # (float32 differences of the now large weights: a few percent.)
+    np.testing.assert_allclose(_update_norm(model, x, y, callbacks=[GradientClipping(0.5)]), 0.005, rtol=0.05)
+
+
+def test_interrupted_fit_leaves_no_constraint_behind():
+    model, x, y = _exploding_rnn()
+    kernel = model.layers[0].cell.recurrent_kernel
+    with pytest.raises(_Interrupt):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+                  callbacks=[RecurrentWeightClipping(max_singular_value=0.5), _RaiseAtBatch(0)])
+    assert kernel.constraint is None
+    # The projection made at the start of fit was kept; the constraint was in the train step.
+    assert _block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 0.5 + 1e-4
+
+
+def test_checkpoint_saved_during_fit_carries_no_callback_clipping(tmp_path):
+    """Issue 9, item 4: a ModelCheckpoint saved the callback's clip in the optimizer config."""
+    model, x, y = _exploding_rnn()
+    path = str(tmp_path / "m.keras")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[
+        GradientClipping(0.5), RecurrentWeightClipping(max_singular_value=0.9),
+        keras.callbacks.ModelCheckpoint(path),
+    ])
+    restored = keras.models.load_model(path)
+    assert restored.optimizer.global_clipnorm is None
+    assert restored.layers[0].cell.recurrent_kernel.constraint is None
+
+
+@pytest.mark.parametrize("checkpoint_first", [True, False])
+def test_stop_restores_last_good_weights_whatever_the_callback_order(tmp_path, checkpoint_first):
+    """Issue 9, item 7: with on_failure="stop", a ModelCheckpoint (save every epoch) overwrote
+    the last good file with NaN weights."""
+    model, x, y = _monitored_model()
+    path = str(tmp_path / "last.keras")
+    poison = _PoisonAtEpoch(1)
+    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), on_failure="stop")
+    checkpoint = keras.callbacks.ModelCheckpoint(path)
+    callbacks = [poison, checkpoint, monitor] if checkpoint_first else [poison, monitor, checkpoint]
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+    assert "not finite" in monitor.failure
+    restored = keras.models.load_model(path)
+    for saved, good, current in zip(_weights(restored), poison.good, _weights(model)):
+        np.testing.assert_allclose(saved, good, rtol=1e-6)
+        np.testing.assert_allclose(current, good, rtol=1e-6)
+
+
+def test_gradient_flow_monitor_csv_appends_on_a_second_fit(tmp_path):
+    """Issue 9, item 11: a second fit truncated the CSV."""
+    model, x, y = _monitored_model()
+    path = str(tmp_path / "flow.csv")
+    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), csv_path=path)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])
+    model.fit(x, y, batch_size=16, epochs=2, initial_epoch=1, verbose=0, callbacks=[monitor])
+    with open(path) as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["epoch", "batch", "layer", "timestep", "norm"]
+    assert sorted({row[0] for row in rows[1:]}) == ["0", "1"]
+    assert sum(row == rows[0] for row in rows) == 1
+
+
+@pytest.mark.parametrize(
+    "schedule,message",
+    [
+        ({"a": 0.5}, "schedule keys to be epochs"),
+        ({1.5: 0.5}, "schedule keys to be epochs"),
+        ({-1: 0.5}, "schedule keys to be epochs"),
+        (keras.optimizers.schedules.ExponentialDecay(1.0, 10, 0.5), "LearningRateSchedule"),
+    ],
+)
+def test_gradient_clipping_schedule_keys_must_be_epochs(schedule, message):
+    """Issue 9, item 11: string and float keys were misread, a LearningRateSchedule unclear."""
+    with pytest.raises(ValueError, match=message):
+        GradientClipping(1.0, schedule=schedule)
+    # JSON-style string keys that are ints still work (a config read back from JSON).
+    assert GradientClipping(1.0, schedule={"2": 0.5}).threshold_at(3) == 0.5

@@ -212,3 +212,69 @@ def test_mirrored_is_a_clear_error_off_tensorflow(tmp_path):
             ["--quick", "--model", "lstm", "--distribute", "mirrored",
              "--output-dir", str(tmp_path)]
         )
+
+
+@pytest.mark.parametrize("name", ["adding_problem", "multiplication_problem"])
+def test_a_diverged_run_ends_with_a_message_and_its_files(name, tmp_path, capsys):
+    """Issue 9, item 8: --learning-rate 1e9 ended in `TypeError: unsupported format string
+    passed to NoneType.__format__`."""
+    results = load_example(name).main(
+        ["--quick", "--learning-rate", "1e9", "--output-dir", str(tmp_path)]
+    )
+    assert results["test"]["loss"] is None
+    out, err = capsys.readouterr()
+    assert "test MSE nan (diverged)" in out and "The run diverged" in err
+    for file in ("config.json", "metrics.json", "history.csv"):
+        assert os.path.exists(tmp_path / file)
+
+
+def _offline(monkeypatch):
+    """No network: every connection attempt fails at once (as on a machine without one)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_char_language_model_offline_says_what_to_download(tmp_path, monkeypatch, capsys):
+    """Issue 9, item 10: without --data-dir and offline it ended in a raw download traceback."""
+    _offline(monkeypatch)
+    with pytest.raises(SystemExit) as error:
+        load_example("char_language_model").main(["--quick", "--output-dir", str(tmp_path)])
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    assert "simple-examples.tgz" in message and "--data-dir simple-examples/data" in message
+
+
+def test_action_recognition_ucf101_offline_says_what_to_download(tmp_path, monkeypatch, capsys):
+    _offline(monkeypatch)
+    import tensorflow as tf
+
+    tiny = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(SystemExit) as error:
+        load_example("action_recognition").main(
+            ["--quick", "--dataset", "ucf101", "--image-size", "32", "--data-dir",
+             str(tmp_path / "tfds"), "--output-dir", str(tmp_path / "run")],
+            feature_extractor=tiny,
+        )
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    assert "UCF101" in message and "--dataset ucf101 --data-dir DIR" in message
+    assert not (tmp_path / "tfds" / "ucf101").exists()  # no partial folder left behind
+
+
+@pytest.mark.parametrize(
+    "name,argv,flag",
+    [
+        ("char_language_model", ["--embedding-dim", "0"], "--embedding-dim"),
+        ("action_recognition", ["--dropout", "1.5"], "--dropout"),
+        ("action_recognition", ["--image-size", "-3"], "--image-size"),
+        ("gradient_flow_plot", ["--timesteps", "-5"], "--timesteps"),
+    ],
+)
+def test_example_specific_flags_are_validated(name, argv, flag, capsys):
+    with pytest.raises(SystemExit) as error:
+        load_example(name).main(argv)
+    assert error.value.code == 2 and f"argument {flag}" in capsys.readouterr().err

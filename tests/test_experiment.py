@@ -207,6 +207,79 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert result["epochs_completed"] == 2 and np.isfinite(result["test"]["loss"])
 
 
+@pytest.mark.parametrize("killed_in", ["CSVLogger", "BackupAndRestore"])
+def test_no_interruption_point_loses_or_duplicates_a_history_row(tmp_path, monkeypatch, killed_in):
+    """Issue 9, item 3: killed after BackupAndRestore saved epoch 1 but before CSVLogger wrote
+    its row, the rerun's history.csv had epochs 0 2 3 (the row of epoch 1 lost)."""
+    argv = ["--epochs", "4", "--steps-per-epoch", "2", "--validation-steps", "1",
+            "--test-steps", "1"]
+    target = getattr(keras.callbacks, killed_in)
+    original = target.on_epoch_end
+    state = {"armed": True}
+
+    def killed(self, epoch, logs=None):
+        if epoch == 1 and state["armed"]:
+            state["armed"] = False
+            raise KeyboardInterrupt("killed before this callback wrote epoch 1")
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(target, "on_epoch_end", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, argv)
+    results = _run(tmp_path, argv)
+    assert [int(r["epoch"]) for r in _history_rows(tmp_path / "history.csv")] == [0, 1, 2, 3]
+    assert results["epochs_completed"] == 4
+
+
+@pytest.mark.parametrize(
+    "argv,flag",
+    [
+        (["--clip-value", "0"], "--clip-value"),
+        (["--clip-norm", "-1"], "--clip-norm"),
+        (["--learning-rate", "-1"], "--learning-rate"),
+        (["--learning-rate", "nan"], "--learning-rate"),
+        (["--epochs", "-1"], "--epochs"),
+        (["--timesteps", "-5"], "--timesteps"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--units", "0"], "--units"),
+        (["--steps-per-epoch", "-2"], "--steps-per-epoch"),
+        (["--model", "nonexistent"], "--model"),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_the_flag(argv, flag, capsys):
+    """Issue 9, item 9: these were accepted (clipping silently off, exit 0) or gave tracebacks."""
+    with pytest.raises(SystemExit) as error:
+        experiment.parse_args(_parser(), argv)
+    assert error.value.code == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_output_dir_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(SystemExit):
+        experiment.parse_args(_parser(), ["--output-dir", str(path)])
+    assert "argument --output-dir" in capsys.readouterr().err
+
+
+def test_ignored_options_are_rejected():
+    parser = experiment.make_parser("t", name="demo", ignored=("timesteps",))
+    with pytest.raises(SystemExit):
+        experiment.parse_args(parser, ["--timesteps", "5"])
+    assert experiment.parse_args(parser, []).timesteps is None
+
+
+def test_rerun_of_an_interrupted_folder_with_another_model_is_refused_before_writing(tmp_path, capsys):
+    argv = ["--epochs", "3", "--steps-per-epoch", "2", "--validation-steps", "1", "--test-steps", "1"]
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, argv + ["--units", "4"], callbacks=[_StopAfterEpoch(0)])
+    config = (tmp_path / "config.json").read_text()
+    with pytest.raises(SystemExit):
+        experiment.parse_args(_parser(), ["--output-dir", str(tmp_path), *argv, "--units", "5"])
+    assert "argument --units" in capsys.readouterr().err
+    assert (tmp_path / "config.json").read_text() == config
+
+
 def test_cosine_learning_rate_decays_to_one_percent_over_the_run():
     args = experiment.parse_args(_parser(), ["--learning-rate", "2e-3", "--lr-decay", "cosine"])
     optimizer = experiment.make_optimizer(args, total_steps=1000)

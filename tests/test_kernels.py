@@ -242,3 +242,121 @@ def test_clamp_affine_composition_is_exact_and_associative():
     np.testing.assert_allclose(
         _apply_numpy(left, h), _apply_numpy(k, _apply_numpy(g, _apply_numpy(f, h))), **close
     )
+
+
+# Extreme slopes: |u|^T past float32's range. The closed-form compositions hold u^T itself, so
+# before the guard chunked and parallel gave inf * 0 and inf - inf (NaN) where the loop was finite.
+
+
+_RUNNERS = {}
+
+
+def _states_and_grads(a, u, h0, mask, activation, method, weights):
+    """The states and the gradients of sum(w * finite states) w.r.t. (a, u, h0), in a graph.
+
+    One traced function per (activation, method) serves every case of the same shapes, so the
+    property test below compiles a handful of graphs, not one per case. (No XLA on TensorFlow:
+    its compile time would dominate; the guard's `cond` under XLA is covered by the layer tests.)
+    """
+    mask = np.ones(a.shape[:2], bool) if mask is None else mask
+    key = (activation, method)
+    if key not in _RUNNERS:
+
+        def states_of(a_, u_, h0_, m_):
+            return kernels.recurrence(
+                a_, u_, h0_, m_, activation=keras.activations.get(activation), method=method
+            )
+
+        def loss(states, w):
+            # A finite loss wherever the states are: overflowed states are left out of it.
+            return ops.sum(ops.where(ops.isinf(states), 0.0, states) * w)
+
+        if BACKEND == "tensorflow":
+            import tensorflow as tf
+
+            @tf.function
+            def run(a_, u_, h0_, m_, w):
+                with tf.GradientTape() as tape:
+                    tape.watch([a_, u_, h0_])
+                    states = states_of(a_, u_, h0_, m_)
+                    value = loss(states, w)
+                return states, tape.gradient(value, [a_, u_, h0_])
+
+        elif BACKEND == "jax":
+            import jax
+
+            @jax.jit
+            def run(a_, u_, h0_, m_, w):
+                states, pullback = jax.vjp(lambda *x: states_of(*x, m_), a_, u_, h0_)
+                return states, pullback(jax.grad(loss)(states, w))
+
+        else:
+            pytest.skip(f"no gradient helper for backend {BACKEND}")
+        _RUNNERS[key] = run
+    states, grads = _RUNNERS[key](*(ops.convert_to_tensor(x) for x in (a, u, h0, mask, weights)))
+    return ops.convert_to_numpy(states), [ops.convert_to_numpy(g) for g in grads]
+
+
+def _assert_agrees_with_sequential(got, want, what):
+    """Equal wherever `want` is finite (to a tolerance relative to its scale); NaN exactly where
+    it is NaN; +-inf only where it is the same inf."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    finite = np.isfinite(want)
+    assert np.all(np.isfinite(got[finite])), f"{what}: non-finite where sequential is finite"
+    np.testing.assert_array_equal(got[~finite], want[~finite], err_msg=what)
+    if finite.any():
+        scale = 1.0 + np.max(np.abs(want[finite]))
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-3, atol=1e-3 * scale, err_msg=what)
+
+
+@pytest.mark.parametrize(
+    "activation,slope,timesteps",
+    [("relu", 1.6, 200), ("relu", 1.1, 1000), ("relu", -2.0, 200), ("hard_tanh", 1.6, 200),
+     ("relu6", -2.0, 300)],
+)
+def test_issue_9_reproducers_agree_with_sequential(activation, slope, timesteps):
+    """Issue 9, item 1: a = 0, h0 = 0 keeps every state at 0, yet u^T overflowed to inf and
+    chunked / parallel gave NaN states and gradients."""
+    a = np.zeros((timesteps, 1, 1), "float32")
+    a[timesteps // 2] = 0.5  # a non-zero drive half way: states then grow (or saturate)
+    u = np.array([slope], "float32")
+    h0 = np.zeros((1, 1), "float32")
+    weights = np.ones(a.shape, "float32")
+    want_states, want_grads = _states_and_grads(a, u, h0, None, activation, "sequential", weights)
+    for method in ("chunked", "parallel"):
+        states, grads = _states_and_grads(a, u, h0, None, activation, method, weights)
+        _assert_agrees_with_sequential(states, want_states, f"{method} states")
+        for name, got, want in zip(("inputs", "recurrent_kernel", "initial_state"), grads, want_grads):
+            _assert_agrees_with_sequential(got, want, f"{method} d/d{name}")
+
+
+def _extreme_cases(activation):
+    """Random (a, u, h0, mask) with T up to 2000: u drawn from [-3, 3] (the composed slopes leave
+    float32's range), and u scaled so that max|u|^T = e^c, c in [-1, 7], just inside or just
+    outside the scans' bound, so both the scans and the fallback loop are exercised."""
+    rng = np.random.default_rng(sum(map(ord, activation)))
+    for timesteps, wide in ((2000, True), (2000, False), (2000, True), (2000, False),
+                            (300, True), (300, False)):
+        units = 4
+        u = rng.uniform(-3, 3, units)
+        if not wide:
+            u = u / np.max(np.abs(u)) * np.exp(rng.uniform(-1, 7) / timesteps)
+        a = rng.normal(size=(timesteps, 2, units)) * rng.choice([0.1, 1.0, 10.0])
+        h0 = rng.normal(size=(2, units))
+        mask = rng.uniform(size=(timesteps, 2)) > 0.2 if rng.uniform() < 0.5 else None
+        yield tuple(x.astype("float32") for x in (a, u, h0)) + (mask,)
+
+
+@pytest.mark.parametrize("activation", CLIP)
+def test_every_method_agrees_with_sequential_on_extreme_slopes(activation):
+    """Property: wherever `sequential` is finite, chunked and parallel give the same states and
+    gradients; an overflow (inf) only where sequential overflows too."""
+    for case, (a, u, h0, mask) in enumerate(_extreme_cases(activation)):
+        weights = np.random.default_rng(case).normal(size=a.shape).astype("float32")
+        want_states, want_grads = _states_and_grads(a, u, h0, mask, activation, "sequential", weights)
+        for method in ("chunked", "parallel"):
+            what = f"case {case} (T={a.shape[0]}, u={u}) {method}"
+            states, grads = _states_and_grads(a, u, h0, mask, activation, method, weights)
+            _assert_agrees_with_sequential(states, want_states, f"{what} states")
+            for name, got, want in zip(("inputs", "recurrent_kernel", "initial_state"), grads, want_grads):
+                _assert_agrees_with_sequential(got, want, f"{what} d/d{name}")

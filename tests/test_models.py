@@ -6,6 +6,7 @@ import keras
 
 from keras_rnninit import constraints
 from keras_rnninit import models
+import keras_rnninit
 
 SIMPLE_FAMILIES = ("np_rnn", "irnn", "scaled_irnn", "lstm", "tanh_rnn")
 INDRNN_FAMILIES = ("indrnn", "bn_indrnn", "res_indrnn")
@@ -325,6 +326,27 @@ def test_bad_arguments_raise_value_error_naming_them(kwargs, message):
     input_shape = arguments.pop("input_shape")
     with pytest.raises(ValueError, match=message):
         models.build_np_rnn(input_shape, **arguments)
+
+
+@pytest.mark.parametrize("name", ["bn_indrnn", "res_indrnn", "indrnn"])
+def test_seed_makes_every_weight_reproducible(name):
+    """Issue 9, item 5: inner layers of the blocks and the residual projection were unseeded,
+    so two builds with seed=1 differed (in one process as in two)."""
+    first = models.build_model(name, (12, 2), units=4, num_layers=2, seed=1)
+    second = models.build_model(name, (12, 2), units=4, num_layers=2, seed=1)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("block", ["IndRNNStack", "ResidualIndRNNBlock"])
+def test_seeded_blocks_are_reproducible(block):
+    def build():
+        layer = getattr(keras_rnninit, block)(4, seed=3)
+        layer.build((None, 6, 2))
+        return [keras.ops.convert_to_numpy(w) for w in layer.weights]
+
+    for a, b in zip(build(), build()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_weight_decay_is_the_papers_coefficient_and_spares_u():

@@ -44,9 +44,10 @@ class GradientClipping(keras.callbacks.Callback):
     The clipping is done by the optimizer (`global_clipnorm`, `clipnorm` or `clipvalue`) inside
     the compiled train step, so it costs no device sync and works with `jit_compile=True` on
     TensorFlow and JAX. Keras reads these settings when it traces the train step, so the callback
-    sets them at the start of `fit` (and whenever the scheduled threshold changes) and re-makes
-    the train function; each change therefore costs one re-trace. At the end of `fit` the
-    optimizer's own settings are restored.
+    gives `fit` a train function traced with them (once, and again whenever the scheduled
+    threshold changes), and sets them on the optimizer only while that function runs: between
+    steps, and whatever ends `fit` (an exception, Ctrl-C), the optimizer has its own settings, so
+    a model saved during `fit` does not carry the callback's clipping.
 
     An optimizer may clip in only one way. If the model's optimizer already clips, the callback
     raises a `ValueError` at the start of `fit`, unless `override=True`, in which case its own
@@ -77,13 +78,27 @@ class GradientClipping(keras.callbacks.Callback):
         owner = "GradientClipping"
         self.threshold = _utils.check_positive("threshold", threshold, owner)
         self.mode = _utils.check_choice("mode", mode, set(_CLIP_ATTRIBUTES), owner)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            # Such a schedule maps optimizer steps (not epochs) to learning rates and returns a
+            # tensor: read as an epoch schedule of thresholds it would silently mean something
+            # else.
+            raise ValueError(
+                f"{owner} expects `schedule` to map epochs to thresholds (a dict or a callable "
+                "`epoch -> float`), not a Keras LearningRateSchedule, which maps optimizer "
+                f"steps to learning rates. Received: schedule={schedule!r}"
+            )
         if isinstance(schedule, dict):
+            for epoch, value in schedule.items():
+                # JSON turns int keys into strings: accept only strings that are ints.
+                if isinstance(epoch, str) and epoch.strip().lstrip("+").isdigit():
+                    continue
+                if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+                    raise ValueError(
+                        f"{owner} expects schedule keys to be epochs, ints >= 0. "
+                        f"Received: schedule={schedule!r}"
+                    )
             schedule = {int(epoch): value for epoch, value in schedule.items()}
             for epoch, value in schedule.items():
-                if epoch < 0:
-                    raise ValueError(
-                        f"{owner} expects schedule epochs >= 0. Received: schedule={schedule!r}"
-                    )
                 _utils.check_positive(f"schedule[{epoch}]", value, owner)
         elif schedule is not None and not callable(schedule):
             raise ValueError(
@@ -91,9 +106,8 @@ class GradientClipping(keras.callbacks.Callback):
                 f"Received: schedule={schedule!r}"
             )
         self.schedule = schedule
-        self.override = bool(override)
+        self.override = _utils.check_bool("override", override, owner)
         self.current_threshold = None
-        self._saved = None
 
     def threshold_at(self, epoch):
         """The clipping threshold used during `epoch` (0-based)."""
@@ -103,13 +117,28 @@ class GradientClipping(keras.callbacks.Callback):
             started = [e for e in self.schedule if e <= epoch]
             return float(self.schedule[max(started)]) if started else self.threshold
         value = self.schedule(epoch)
+        if hasattr(value, "shape") and not value.shape:
+            value = float(keras.ops.convert_to_numpy(value))
         return _utils.check_positive(f"schedule({epoch})", value, "GradientClipping")
 
     def _set_threshold(self, value):
         optimizer = _inner_optimizer(self.model)
-        setattr(optimizer, _CLIP_ATTRIBUTES[self.mode], value)
+        attribute = _CLIP_ATTRIBUTES[self.mode]
+        saved = {}
+
+        def apply():
+            saved.update({name: getattr(optimizer, name, None) for name in _CLIP_ATTRIBUTES.values()})
+            for name in _CLIP_ATTRIBUTES.values():
+                setattr(optimizer, name, None)
+            setattr(optimizer, attribute, value)
+
+        def undo():
+            for name, previous in saved.items():
+                setattr(optimizer, name, previous)
+            saved.clear()
+
+        _utils.activate_step_settings(self.model, self, self.params, apply, undo)
         self.current_threshold = value
-        _utils.rebuild_train_function(self.model)
 
     def on_train_begin(self, logs=None):
         optimizer = _inner_optimizer(self.model)
@@ -127,9 +156,6 @@ class GradientClipping(keras.callbacks.Callback):
                 "`override=True` to replace it during fit. "
                 f"Received: override={self.override}"
             )
-        self._saved = {name: getattr(optimizer, name, None) for name in _CLIP_ATTRIBUTES.values()}
-        for name in _CLIP_ATTRIBUTES.values():
-            setattr(optimizer, name, None)
         self.current_threshold = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -137,19 +163,19 @@ class GradientClipping(keras.callbacks.Callback):
         if value != self.current_threshold:
             self._set_threshold(value)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        _utils.install_step_settings(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        _utils.uninstall_step_settings(self.model)
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.current_threshold is not None:
             logs["clip_threshold"] = self.current_threshold
 
     def on_train_end(self, logs=None):
-        if self._saved is None:
-            return
-        optimizer = _inner_optimizer(self.model)
-        for name, value in self._saved.items():
-            setattr(optimizer, name, value)
-        self._saved = None
+        _utils.deactivate_step_settings(self.model, self)
         self.current_threshold = None
-        _utils.rebuild_train_function(self.model)
 
     def get_config(self):
         schedule = self.schedule
@@ -185,11 +211,17 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
       `SpectralNormBound(max_singular_value)` on each `(N, N)` gate block, so an IRNN or np-RNN
       cannot blow up its hidden state. `max_singular_value=None` leaves matrices alone.
 
+    Recurrent layers nested in other layers (`IndRNNStack`, `ResidualIndRNNBlock`, sub-models,
+    wrappers) are found too; `attached` maps each one's path (`"stack/indrnn_0"`) to its
+    constraint, and a selection naming an enclosing layer selects the layers inside it. A
+    selection item that matches nothing raises a `ValueError` at the start of `fit`.
+
     The optimizer applies the constraints after each update inside the compiled train step (no
-    Python-side weight writes per batch). At the start of `fit` the callback attaches them,
-    projects the current weights once, and re-makes the train function (a step traced earlier,
-    e.g. by a previous `fit`, would not see new constraints); at the end it restores the
-    variables' previous constraints.
+    Python-side weight writes per batch). At the start of `fit` the callback projects the
+    current weights once and gives `fit` a train function traced with the constraints; they
+    are attached to the variables only while that function runs, so whatever ends `fit` (an
+    exception, Ctrl-C) the variables keep their own constraints, and a model saved during `fit`
+    carries none of the callback's.
 
     A weight that already has a constraint (e.g. an IndRNN built with `timesteps`) keeps it when
     `on_existing="keep"`; `"replace"` swaps in the callback's for the duration of `fit`;
@@ -254,7 +286,7 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
         indrnn_bounds(1, gamma, epsilon, last_layer=True)
         self.gamma = float(gamma)
         self.epsilon = None if epsilon is None else float(epsilon)
-        self.last_layer = bool(last_layer)
+        self.last_layer = _utils.check_bool("last_layer", last_layer, owner)
         # Validates squarings.
         SpectralNormBound(1.0, squarings=squarings)
         self.squarings = int(squarings)
@@ -262,15 +294,21 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
             "on_existing", on_existing, {"keep", "replace", "raise"}, owner
         )
         self.attached = {}
-        self._restore = []
 
-    def _timesteps_for(self, layer):
+    def _timesteps_for(self, layer, parents):
         if self.timesteps is not None:
             return self.timesteps
-        try:
-            length = layer.input.shape[1]
-        except (AttributeError, ValueError, IndexError, TypeError):
-            length = None
+        length = None
+        # A layer inside another (IndRNNStack, ResidualIndRNNBlock, a nested model) has no
+        # symbolic input of its own; the enclosing layers keep the sequence length.
+        for candidate in (layer,) + tuple(reversed(parents)):
+            try:
+                shape = candidate.input.shape
+                length = shape[1] if len(shape) == 3 else None
+            except (AttributeError, ValueError, IndexError, TypeError):
+                length = None
+            if length is not None:
+                break
         if length is None:
             length = getattr(layer.cell, "timesteps", None)
         if length is None:
@@ -282,23 +320,40 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
         return int(length)
 
     def _targets(self):
-        targets = []
-        for layer in _utils.walk_layers(self.model):
+        """(path, layer, parents, kernel) of every recurrent layer, nested ones included; a
+        layer is selected when it or a layer enclosing it matches `layers`."""
+        found = []
+        for layer, parents in _utils.walk_layers(self.model, with_parents=True):
             kernel = _utils.recurrent_kernel_of(layer)
-            if kernel is not None and _utils.matches(layer, self.layers):
-                targets.append((layer, kernel))
-        return targets
+            if kernel is not None:
+                path = "/".join(p.name for p in parents + (layer,))
+                found.append((path, layer, parents, kernel))
+        missing = _utils.unmatched(
+            self.layers, [x for _, layer, parents, _ in found for x in parents + (layer,)]
+        )
+        if missing:
+            raise ValueError(
+                f"RecurrentWeightClipping: no recurrent layer (or layer holding one) matches "
+                f"{missing}; the model's recurrent layers are {[path for path, *_ in found]}. "
+                f"Received: layers={_utils.selection_config(self.layers)!r}"
+            )
+        return [
+            target
+            for target in found
+            if any(_utils.matches(x, self.layers) for x in target[2] + (target[1],))
+        ]
 
     def on_train_begin(self, logs=None):
         self.attached = {}
-        self._restore = []
         targets = self._targets()
-        indrnn = [layer for layer, kernel in targets if len(kernel.shape) == 1]
-        for layer, kernel in targets:
+        indrnn = [layer for _, layer, _, kernel in targets if len(kernel.shape) == 1]
+        changes = []
+        for path, layer, parents, kernel in targets:
             if len(kernel.shape) == 1:
                 is_last = self.last_layer and layer is indrnn[-1]
                 bounds = indrnn_bounds(
-                    self._timesteps_for(layer), self.gamma, self.epsilon, last_layer=is_last
+                    self._timesteps_for(layer, parents), self.gamma, self.epsilon,
+                    last_layer=is_last,
                 )
                 constraint = MagnitudeBound(*bounds)
             elif self.max_singular_value is not None:
@@ -310,24 +365,40 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
                     continue
                 if self.on_existing == "raise":
                     raise ValueError(
-                        f"RecurrentWeightClipping: the recurrent weight of layer '{layer.name}' "
+                        f"RecurrentWeightClipping: the recurrent weight of layer '{path}' "
                         f"already has a constraint ({kernel.constraint!r}). "
                         f"Received: on_existing={self.on_existing!r}"
                     )
-            self._restore.append((kernel, kernel.constraint))
-            kernel.constraint = constraint
+            changes.append((kernel, constraint))
+            self.attached[path] = constraint
+        for kernel, constraint in changes:
             # One projection now, so the bound holds from the first step on (not per batch).
+            # This is a change to the weights, meant to last; the constraints are not.
             kernel.assign(constraint(kernel))
-            self.attached[layer.name] = constraint
-        if self._restore:
-            _utils.rebuild_train_function(self.model)
+        if not changes:
+            return
+        saved = []
+
+        def apply():
+            for kernel, constraint in changes:
+                saved.append((kernel, kernel.constraint))
+                kernel.constraint = constraint
+
+        def undo():
+            for kernel, previous in reversed(saved):
+                kernel.constraint = previous
+            saved.clear()
+
+        _utils.activate_step_settings(self.model, self, self.params, apply, undo)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        _utils.install_step_settings(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        _utils.uninstall_step_settings(self.model)
 
     def on_train_end(self, logs=None):
-        for kernel, previous in self._restore:
-            kernel.constraint = previous
-        if self._restore:
-            _utils.rebuild_train_function(self.model)
-        self._restore = []
+        _utils.deactivate_step_settings(self.model, self)
 
     def get_config(self):
         return {

@@ -4,6 +4,7 @@ import csv
 import logging
 import math
 import numbers
+import os
 
 import keras
 import numpy as np
@@ -122,12 +123,16 @@ class GradientFlowMonitor(keras.callbacks.Callback):
     ```
 
     The per-step norms are kept in `self.records`, optionally appended to a CSV file
-    (`epoch,batch,layer,timestep,norm`) and plotted to a PNG at the end of `fit` (matplotlib is
+    (`epoch,batch,layer,timestep,norm`; a later `fit` appends) and plotted to a PNG at the end of `fit` (matplotlib is
     imported only then; a missing matplotlib raises an `ImportError` at the start of `fit`).
 
-    A NaN/Inf gradient, or a norm above `max_norm`, stops training (`on_failure="stop"`, sets
-    `model.stop_training`) or raises `GradientFlowError` (`"raise"`; callbacks after this one, e.g.
-    a `ModelCheckpoint`, then do not run for that epoch); the message names the layer.
+    A NaN/Inf gradient, or a norm above `max_norm`, stops training (`on_failure="stop"`: the
+    weights of the last measurement that passed, or of the start of `fit`, are restored and
+    `model.stop_training` is set) or raises `GradientFlowError` (`"raise"`); the message names
+    the layer. With `frequency="epoch"` the measurement is taken after the epoch's last step,
+    before any callback's `on_epoch_end` (when the number of steps is known), so a
+    `ModelCheckpoint` anywhere in the list never saves the failed weights over the last good
+    file: with `"raise"` it does not run, with `"stop"` it saves the restored good weights.
 
     Args:
         data: The held-out batch, `(x, y)` or `(x, y, sample_weight)` of arrays. Not part of the
@@ -201,15 +206,23 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self._measure = None
         self._epoch = 0
         self._batches = 0
+        self._epoch_scalars = None
+        self._good_weights = None
 
     # -- setup -------------------------------------------------------------------------------
 
     def _recurrent_layers(self):
-        return [
-            layer
-            for layer in self.model.layers
-            if _utils.recurrent_kernel_of(layer) is not None and _utils.matches(layer, self.layers)
+        recurrent = [
+            layer for layer in self.model.layers if _utils.recurrent_kernel_of(layer) is not None
         ]
+        missing = _utils.unmatched(self.layers, recurrent)
+        if missing:
+            raise ValueError(
+                f"GradientFlowMonitor: no top-level recurrent layer matches {missing}; the "
+                f"model's are {[layer.name for layer in recurrent]}. "
+                f"Received: layers={_utils.selection_config(self.layers)!r}"
+            )
+        return [layer for layer in recurrent if _utils.matches(layer, self.layers)]
 
     def _build(self):
         model = self.model
@@ -294,6 +307,7 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         return int(len(norms) - reached[0])
 
     def _record(self, epoch, batch, logs):
+        """Measures, appends the record and the CSV rows, checks; returns the log scalars."""
         record = self.measure()
         record.update(epoch=epoch, batch=batch)
         self.records.append(record)
@@ -314,6 +328,9 @@ class GradientFlowMonitor(keras.callbacks.Callback):
                     for t, value in enumerate(norms):
                         writer.writerow([epoch, batch, name, t, repr(float(value))])
         self._check(record, epoch, batch)
+        # Weights whose gradient passed the check: what a failure later restores.
+        self._good_weights = self.model.get_weights()
+        return scalars
 
     def _check(self, record, epoch, batch):
         where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
@@ -336,7 +353,15 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self.failure = f"GradientFlowMonitor: {problem}."
         if self.on_failure == "raise":
             raise GradientFlowError(self.failure)
-        _LOGGER.warning("%s Stopping training.", self.failure)
+        # Keras still calls every callback's on_epoch_end after a stop: put the last weights
+        # that passed back first, so a ModelCheckpoint (before or after this callback) cannot
+        # save the bad ones over the last good file.
+        if self._good_weights is not None:
+            self.model.set_weights(self._good_weights)
+        _LOGGER.warning(
+            "%s Stopping training; the weights of the last good measurement are restored.",
+            self.failure,
+        )
         self.model.stop_training = True
 
     # -- callback hooks ----------------------------------------------------------------------
@@ -346,27 +371,47 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self.failure = None
         self._batches = 0
         self._build()
-        if self.csv_path is not None:
+        self._good_weights = self.model.get_weights()
+        if self.csv_path is not None and (
+            not os.path.exists(self.csv_path) or os.path.getsize(self.csv_path) == 0
+        ):
+            # A second fit appends to the same file (its epochs continue with initial_epoch).
             with open(self.csv_path, "w", newline="") as handle:
                 csv.writer(handle).writerow(["epoch", "batch", "layer", "timestep", "norm"])
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._epoch_scalars = None
+
+    def _sync(self):
+        # JAX keeps the weights outside the variables during an epoch; bring them back.
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
 
     def on_train_batch_end(self, batch, logs=None):
         if self.frequency == "epoch":
+            # The epoch's measurement is taken after its last step, before any callback's
+            # on_epoch_end: a failure then stops (and restores) before a ModelCheckpoint,
+            # wherever it sits in the list, sees the step. With an unknown number of steps
+            # it falls back to on_epoch_end.
+            steps = (self.params or {}).get("steps")
+            if steps and batch + 1 >= steps and self._epoch_scalars is None:
+                self._sync()
+                self._epoch_scalars = self._record(self._epoch, None, None)
             return
         self._batches += 1
         if self._batches % self.frequency == 0:
-            # JAX keeps the weights outside the variables during an epoch; bring them back.
-            sync = getattr(self.model, "jax_state_sync", None)
-            if sync is not None:
-                sync()
+            self._sync()
             self._record(self._epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.frequency == "epoch":
-            self._record(epoch, None, logs)
+        if self.frequency != "epoch":
+            return
+        if self._epoch_scalars is None:
+            self._epoch_scalars = self._record(epoch, None, None)
+        if logs is not None:
+            logs.update(self._epoch_scalars)
 
     def on_train_end(self, logs=None):
         if self.plot_path is not None and self.records:

@@ -174,38 +174,89 @@ def recurrence(
     return ops.cast(states, dtype)
 
 
+def _scan_is_exact(values, u, h0=None):
+    """Whether a chunked or parallel run of a recurrence with slopes bounded by max|u| and
+    offsets `values` agrees with the sequential loop (a boolean scalar tensor).
+
+    The closed-form compositions hold products of up to T slopes and sums of up to T offsets
+    weighted by them. With s = max(1, max|u|), every such number is at most
+    `B = (1 + max|h0| + T * max|values|) * s^T`, and a rounding error made in one is amplified
+    by up to s^T. So the scan is run only where
+    - s^T <= 1e-4 / eps (rounding errors, amplified, stay below 1e-4 relative), and
+    - B stays 4x below the dtype's largest number (no inf, so no inf * 0 or inf - inf).
+    Elsewhere, e.g. u = 1.6 at T = 200, the composed slope u^T leaves float32's range while the
+    states may stay finite (or even zero); the sequential loop is then run instead. NaN in any
+    input also selects the loop, which propagates it as the reference does.
+    """
+    dtype = keras.backend.standardize_dtype(values.dtype)
+    info = _finfo(dtype)
+    length = values.shape[0]
+    slope = ops.maximum(ops.max(ops.abs(u)), ops.cast(1.0, dtype))
+    growth = length * ops.log(slope)
+    size = 1.0 + length * ops.max(ops.abs(values))
+    if h0 is not None:
+        size = size + ops.max(ops.abs(h0))
+    bound = growth + ops.log(size)
+    return ops.logical_and(
+        ops.less_equal(growth, math.log(1e-4 / info[0])),
+        ops.less(bound, math.log(info[1] / 4.0)),
+    )
+
+
+def _finfo(dtype):
+    """(eps, max) of a float dtype, without NumPy's dtype objects in the graph."""
+    if dtype == "float64":
+        return 2.0**-52, 1.7976931348623157e308
+    return 2.0**-23, 3.4028234663852886e38
+
+
 def _make_kernel(spec, method, chunk_size, masked):
     def forward(a, u, h0, m):
         if method == "sequential":
             return _forward_sequential(spec, a, u, h0, m)
-        if method == "chunked":
-            return _forward_chunked(spec, a, u, h0, m, chunk_size)
-        prefix = _loops.associative_scan(_compose_clamped, _step_maps(spec, a, u, m))
-        return _apply_clamped(prefix, ops.expand_dims(h0, 0))
+
+        def scan():
+            if method == "chunked":
+                return _forward_chunked(spec, a, u, h0, m, chunk_size)
+            prefix = _loops.associative_scan(_compose_clamped, _step_maps(spec, a, u, m))
+            return _apply_clamped(prefix, ops.expand_dims(h0, 0))
+
+        return ops.cond(
+            _scan_is_exact(a, u, h0), scan, lambda: _forward_sequential(spec, a, u, h0, m)
+        )
 
     def backward(states, upstream, u, h0, m):
         if method == "sequential":
             d_inputs, d_initial = _backward_sequential(spec, states, upstream, u, m)
         else:
-            derivative = _derivative(spec, states)
-            if m is not None:
-                derivative = derivative * m
-            jacobian = u * derivative
-            if m is not None:
-                jacobian = jacobian + (1 - m)
-            # delta_t = g_t + J_{t+1} * delta_{t+1}: J shifted one step earlier, 0 at the end.
-            next_jacobian = ops.concatenate([jacobian[1:], ops.zeros_like(jacobian[:1])], 0)
-            if method == "chunked":
-                delta = _reverse_linear_chunked(next_jacobian, upstream, chunk_size)
-            else:
-                delta = _reverse_linear_parallel(next_jacobian, upstream)
-            d_inputs = delta * derivative
-            d_initial = jacobian[0] * delta[0]
+            # The reverse recurrence's slopes J are bounded by max(1, max|u|) too.
+            d_inputs, d_initial = ops.cond(
+                _scan_is_exact(upstream, u),
+                lambda: scan_backward(states, upstream, u, m),
+                lambda: _backward_sequential(spec, states, upstream, u, m),
+            )
         # du = sum over t, batch of da_t * h_{t-1}, with h_0 the initial state.
         d_recurrent = ops.sum(d_inputs[1:] * states[:-1], axis=(0, 1)) + ops.sum(
             d_inputs[0] * h0, axis=0
         )
         return d_inputs, d_recurrent, d_initial
+
+    def scan_backward(states, upstream, u, m):
+        derivative = _derivative(spec, states)
+        if m is not None:
+            derivative = derivative * m
+        jacobian = u * derivative
+        if m is not None:
+            jacobian = jacobian + (1 - m)
+        # delta_t = g_t + J_{t+1} * delta_{t+1}: J shifted one step earlier, 0 at the end.
+        next_jacobian = ops.concatenate([jacobian[1:], ops.zeros_like(jacobian[:1])], 0)
+        if method == "chunked":
+            delta = _reverse_linear_chunked(next_jacobian, upstream, chunk_size)
+        else:
+            delta = _reverse_linear_parallel(next_jacobian, upstream)
+        d_inputs = delta * derivative
+        d_initial = jacobian[0] * delta[0]
+        return d_inputs, d_initial
 
     def _upstream(args, upstream):
         # TF and JAX pass the output gradient positionally; torch passes `upstream=`.

@@ -39,26 +39,39 @@ def _check_fraction(owner, name, value, upper_open=True):
 
 
 def _check_seed(owner, seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"{owner} expects `seed` to be None or an int. Received: seed={seed!r}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
+        raise ValueError(f"{owner} expects `seed` to be None or an int >= 0. Received: seed={seed!r}")
     return seed
 
 
-def _fresh(getter, identifier, index=0):
+def _check_bool(owner, name, value):
+    # bool("False") is True: a string would silently mean the opposite.
+    if not isinstance(value, bool):
+        raise ValueError(f"{owner} expects `{name}` to be True or False. Received: {name}={value!r}")
+    return value
+
+
+def _fresh(getter, identifier, index=0, seed=None):
     """A new instance for sub-layer `index`, so that no two sub-layers draw the same values.
 
     A Keras random initializer gives the same values on every call (with `seed=None` it draws
     its seed once), so one instance shared by two equal-shaped kernels would make them equal.
     Each sub-layer gets its own copy; an int seed is offset by `index`, which keeps a seeded
-    block reproducible while its layers differ.
+    block reproducible while its layers differ. An initializer left unseeded gets `seed`
+    (the block's seed plus an offset) when that is an int, so a seeded block is reproducible
+    across processes.
     """
     if identifier is None:
         return None
     config = keras.saving.serialize_keras_object(getter(identifier))
     inner = config.get("config") if isinstance(config, dict) else None
-    seed = inner.get("seed") if isinstance(inner, dict) else None
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        config = {**config, "config": {**inner, "seed": seed + index}}
+    own = inner.get("seed") if isinstance(inner, dict) else None
+    if isinstance(own, int) and not isinstance(own, bool):
+        config = {**config, "config": {**inner, "seed": own + index}}
+    elif own is None and seed is not None and isinstance(inner, dict) and "seed" in inner:
+        config = {**config, "config": {**inner, "seed": seed}}
     return getter(config)
 
 
@@ -77,14 +90,21 @@ def _make_indrnn(block, index, last_layer, return_sequences):
     return IndRNN(
         block.units,
         activation=block.activation,
-        kernel_initializer=_fresh(keras.initializers.get, block.kernel_initializer, index),
-        recurrent_initializer=_fresh(keras.initializers.get, block.recurrent_initializer, index),
+        kernel_initializer=_fresh(
+            keras.initializers.get, block.kernel_initializer, index, _sub_seed(block.seed, 200 + index)
+        ),
+        recurrent_initializer=_fresh(
+            keras.initializers.get, block.recurrent_initializer, index,
+            _sub_seed(block.seed, 300 + index),
+        ),
         kernel_regularizer=_fresh(keras.regularizers.get, block.kernel_regularizer),
         timesteps=block.timesteps,
         last_layer=last_layer,
         gamma=block.gamma,
         epsilon=block.epsilon,
         method=block.method,
+        # Seeds the default recurrent initializer (recurrent_initializer=None).
+        seed=_sub_seed(block.seed, 100 + index),
         return_sequences=return_sequences,
         dtype=block.dtype_policy,
         name=f"indrnn_{index}",
@@ -109,6 +129,16 @@ def _make_time_shared_dropout(block, index):
         dtype=block.dtype_policy,
         name=f"dropout_{index}",
     )
+
+
+def _last_valid_step(x, mask):
+    """x[:, t] at each sequence's last unmasked step t (the last step without a mask)."""
+    if mask is None:
+        return x[:, -1]
+    positions = ops.expand_dims(ops.arange(ops.shape(x)[1]), 0)
+    last = ops.max(ops.where(mask, positions, 0), axis=1, keepdims=True)
+    picked = ops.expand_dims(ops.equal(positions, last), -1)
+    return ops.sum(ops.where(picked, x, ops.zeros_like(x)), axis=1)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -158,7 +188,8 @@ class IndRNNStack(keras.layers.Layer):
         kernel_regularizer: Regularizer of the input kernels `W`, e.g. the paper's weight decay
             `keras.regularizers.L2(1e-4)`. The recurrent vectors `u` are never decayed: their
             magnitude is what lets a unit remember. Defaults to `None`.
-        seed: Int seed of the dropout masks, or `None`. Defaults to `None`.
+        seed: Int seed of the dropout masks and of every initializer left unseeded (offset per
+            sub-layer), or `None`. Defaults to `None`.
         **kwargs: Base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -200,16 +231,17 @@ class IndRNNStack(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = True
         owner = "IndRNNStack"
         self.units = _check_int(owner, "units", units)
         self.num_layers = _check_int(owner, "num_layers", num_layers)
-        self.batch_norm = bool(batch_norm)
+        self.batch_norm = _check_bool(owner, "batch_norm", batch_norm)
         self.batch_norm_momentum = _check_fraction(
             owner, "batch_norm_momentum", batch_norm_momentum, upper_open=False
         )
         self.dropout = _check_fraction(owner, "dropout", dropout)
-        self.return_sequences = bool(return_sequences)
-        self.last_layer = bool(last_layer)
+        self.return_sequences = _check_bool(owner, "return_sequences", return_sequences)
+        self.last_layer = _check_bool(owner, "last_layer", last_layer)
         self.timesteps = timesteps
         self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.gamma = gamma
@@ -257,17 +289,20 @@ class IndRNNStack(keras.layers.Layer):
             if index < len(self.dropout_layers):
                 self.dropout_layers[index].build(shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs
         for index, layer in enumerate(self.recurrent_layers):
-            x = layer(x, training=training)
+            x = layer(x, training=training, mask=mask)
             if self.batch_norm:
-                x = self.norm_layers[index](x, training=training)
+                x = self.norm_layers[index](x, training=training, mask=mask)
             if index < len(self.dropout_layers):
                 x = self.dropout_layers[index](x, training=training)
         if not self.return_sequences and len(x.shape) == 3:
-            x = x[:, -1]
+            x = _last_valid_step(x, mask)
         return x
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
@@ -338,7 +373,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             block start as the identity. Defaults to `"glorot_uniform"`.
         kernel_regularizer: Regularizer of the IndRNN input kernels and the `Dense` kernels
             (never of `u`). Defaults to `None`.
-        seed: Int seed of the dropout masks, or `None`. Defaults to `None`.
+        seed: Int seed of the dropout masks and of every initializer left unseeded (offset per
+            sub-layer), or `None`. Defaults to `None`.
         **kwargs: Base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -381,6 +417,7 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = True
         owner = "ResidualIndRNNBlock"
         self.units = _check_int(owner, "units", units)
         self.timesteps = timesteps
@@ -389,8 +426,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             owner, "batch_norm_momentum", batch_norm_momentum, upper_open=False
         )
         self.dropout = _check_fraction(owner, "dropout", dropout)
-        self.return_sequences = bool(return_sequences)
-        self.last_layer = bool(last_layer)
+        self.return_sequences = _check_bool(owner, "return_sequences", return_sequences)
+        self.last_layer = _check_bool(owner, "last_layer", last_layer)
         self.gamma = gamma
         self.epsilon = epsilon
         self.method = method
@@ -430,7 +467,8 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             keras.layers.Dense(
                 width,
                 kernel_initializer=_fresh(
-                    keras.initializers.get, self.projection_initializer, index
+                    keras.initializers.get, self.projection_initializer, index,
+                    _sub_seed(self.seed, 400 + index),
                 ),
                 kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
                 dtype=self.dtype_policy,
@@ -445,18 +483,23 @@ class ResidualIndRNNBlock(keras.layers.Layer):
                 self.dropout_layers[index].build(hidden)
             self.projection_layers[index].build(hidden)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs
         for index in range(2):
-            x = self.norm_layers[index](x, training=training)
-            x = self.recurrent_layers[index](x, training=training)
+            x = self.norm_layers[index](x, training=training, mask=mask)
+            x = self.recurrent_layers[index](x, training=training, mask=mask)
             if self.dropout_layers:
                 x = self.dropout_layers[index](x, training=training)
             x = self.projection_layers[index](x)
+        # At masked steps the sum is not meaningful; the mask goes on with the sequence, and
+        # the last-step output is the last unmasked step's.
         outputs = inputs + ops.cast(x, inputs.dtype)
         if not self.return_sequences:
-            outputs = outputs[:, -1]
+            outputs = _last_valid_step(outputs, mask)
         return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
 
     def compute_output_shape(self, input_shape):
         if self.return_sequences:

@@ -156,8 +156,11 @@ class IndRNNCell(keras.layers.Layer, _keras_dropout_mixin()):
             )
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
             raise ValueError(f"{owner} expects `dropout` in [0, 1). Received: dropout={dropout!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"{owner} expects `seed` to be None or an int. Received: seed={seed!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+        ):
+            # A negative int worked on TensorFlow but raised OverflowError on JAX (uint32 keys).
+            raise ValueError(f"{owner} expects `seed` to be None or an int >= 0. Received: seed={seed!r}")
         # Validates gamma and epsilon whether or not they are used.
         indrnn_bounds(1, gamma=gamma, epsilon=epsilon, last_layer=last_layer)
         if timesteps is None:
@@ -375,6 +378,14 @@ class IndRNN(keras.layers.RNN):
     ):
         if method not in _METHODS:
             raise ValueError(f"IndRNN expects `method` in {_METHODS}. Received: method={method!r}")
+        flags = {
+            "return_sequences": return_sequences, "return_state": return_state,
+            "go_backwards": go_backwards, "stateful": stateful, "unroll": unroll,
+        }
+        for name, value in flags.items():
+            # bool("False") is True: a string would silently mean the opposite.
+            if not isinstance(value, bool):
+                raise ValueError(f"IndRNN expects `{name}` to be True or False. Received: {name}={value!r}")
         cell = IndRNNCell(
             units,
             activation=activation,

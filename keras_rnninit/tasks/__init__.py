@@ -13,6 +13,7 @@ from keras_rnninit.tasks.actions import ntu_skeletons
 from keras_rnninit.tasks.actions import parse_ntu_name
 from keras_rnninit.tasks.actions import read_ntu_skeleton
 from keras_rnninit.tasks.actions import ucf101_features
+from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import measure_throughput
 from keras_rnninit.tasks.mnist import MNIST_CHANCE_ACCURACY
@@ -41,6 +42,7 @@ __all__ = [
     "NTU_CROSS_SUBJECT_TRAINING_SUBJECTS",
     "NTU_CROSS_VIEW_TRAINING_CAMERAS",
     "PARITY_CHANCE_ACCURACY",
+    "DatasetUnavailableError",
     "TaskData",
     "adding_problem",
     "bits_per_character",

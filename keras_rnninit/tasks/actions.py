@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnninit.tasks.common import AUTOTUNE
+from keras_rnninit.tasks.common import DatasetUnavailableError
+from keras_rnninit.tasks.common import check_reachable
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_choice
 from keras_rnninit.tasks.common import check_int
@@ -414,6 +416,33 @@ def ntu_skeletons(
 UCF101_CLASSES = 101
 
 
+_UCF101_URL = "https://storage.googleapis.com/thumos14_files/UCF101_videos.zip"
+
+
+def _load_ucf101(name, split, data_dir, download):
+    """`tfds.load`, first without downloading; offline, a clear error at once instead of
+    minutes of retries and a partial folder in the TFDS data directory."""
+    import tensorflow_datasets as tfds  # Imported here: slow, only needed for TFDS data.
+
+    try:
+        return tfds.load(name, split=split, data_dir=data_dir, download=False, shuffle_files=False)
+    except Exception as error:  # tfds raises its own (not exported) not-found errors.
+        if not download:
+            raise
+        missing = error
+    instructions = (
+        f"On a machine with network run `python -c \"import tensorflow_datasets as tfds; "
+        f"tfds.load('{name}', data_dir='DIR')\"` (about 6.5 GB), copy DIR here and pass it as "
+        f"data_dir (examples/action_recognition.py --dataset ucf101 --data-dir DIR). "
+        f"({type(missing).__name__}: not prepared in data_dir={data_dir!r}.)"
+    )
+    check_reachable(_UCF101_URL, "UCF101", instructions)
+    try:
+        return tfds.load(name, split=split, data_dir=data_dir, download=True, shuffle_files=False)
+    except Exception as error:
+        raise DatasetUnavailableError(f"Downloading UCF101 failed ({error}). {instructions}") from error
+
+
 def _application(name):
     """The keras.applications constructor and preprocessing function called `name`."""
     import keras
@@ -555,19 +584,26 @@ def ucf101_features(
                     arrays[split] = (cached["features"], cached["labels"])
                 continue
         if model is None:
-            model = constructor(
-                include_top=False,
-                weights=weights,
-                input_shape=(image_size, image_size, 3),
-                pooling="avg",
-            )
+            try:
+                model = constructor(
+                    include_top=False,
+                    weights=weights,
+                    input_shape=(image_size, image_size, 3),
+                    pooling="avg",
+                )
+            except Exception as error:  # get_file raises bare Exceptions for URL failures.
+                if weights is None or Path(str(weights)).is_file():
+                    raise
+                raise DatasetUnavailableError(
+                    f"The {weights!r} weights of {feature_extractor} could not be loaded "
+                    f"({error}). Run keras.applications.{feature_extractor}(include_top=False) "
+                    "once on a machine with network and copy ~/.keras/models/ here, or pass "
+                    "a cache_dir (--cache-dir) that already holds the features."
+                ) from error
             model.trainable = False
-        import tensorflow_datasets as tfds  # Imported here: slow, only needed for TFDS data.
-
-        clips = tfds.load(
-            f"ucf101/{config}", split=split, data_dir=data_dir, download=download,
-            shuffle_files=False,
-        ).map(clip_to_frames, num_parallel_calls=AUTOTUNE)
+        clips = _load_ucf101(f"ucf101/{config}", split, data_dir, download).map(
+            clip_to_frames, num_parallel_calls=AUTOTUNE
+        )
         arrays[split] = _extract_features(
             clips, model, preprocess, frames, image_size, extract_batch_size
         )

@@ -1,7 +1,9 @@
 """Shared pieces of the task pipelines: the `TaskData` record, argument checks, throughput."""
 
 import numbers
+import socket
 import time
+import urllib.parse
 from typing import Any
 from typing import NamedTuple
 
@@ -9,6 +11,34 @@ import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
 SPLITS = ("train", "validation", "test")
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A data set is not on this machine and cannot be downloaded; the message says what to
+    download and where to point the pipeline (`data_dir`, an example's `--data-dir`)."""
+
+
+def check_reachable(url, what, instructions, timeout=5.0):
+    """Raises `DatasetUnavailableError` at once when `url`'s host cannot be reached.
+
+    Downloaders retry for minutes offline (tensorflow-datasets for 200 s and more) and may leave
+    partial folders behind; one short connection attempt first fails fast instead.
+
+    Args:
+        url: The address a download would fetch.
+        what: What the download is, for the message (`"UCF101"`).
+        instructions: What the user can do instead (download by hand, which folder to pass).
+        timeout: Seconds for the connection attempt. Defaults to `5.0`.
+    """
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as error:
+        raise DatasetUnavailableError(
+            f"{what} is not on this machine and {parts.hostname} cannot be reached ({error}). "
+            f"{instructions}"
+        ) from error
 
 
 class TaskData(NamedTuple):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_rnninit.tasks import common
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_choice
 from keras_rnninit.tasks.common import check_int
@@ -131,10 +132,23 @@ def _find_files(data_dir):
     return found
 
 
+_PTB_INSTRUCTIONS = (
+    f"Download {PTB_URL} on a machine with network, extract it, and pass the folder holding "
+    "ptb.char.train.txt, ptb.char.valid.txt and ptb.char.test.txt as data_dir "
+    "(examples/char_language_model.py --data-dir simple-examples/data)."
+)
+
+
 def _download():
     import keras  # Only for get_file; the pipeline itself is pure tf.data.
 
-    path = keras.utils.get_file("simple-examples.tgz", origin=PTB_URL, extract=True)
+    common.check_reachable(PTB_URL, "The Penn Treebank character data", _PTB_INSTRUCTIONS)
+    try:
+        path = keras.utils.get_file("simple-examples.tgz", origin=PTB_URL, extract=True)
+    except Exception as error:  # get_file raises bare Exceptions for URL and HTTP failures.
+        raise common.DatasetUnavailableError(
+            f"Downloading {PTB_URL} failed ({error}). {_PTB_INSTRUCTIONS}"
+        ) from error
     # Keras versions differ in what get_file returns with extract=True (the archive or the
     # extracted folder), so search next to it.
     return Path(path).parent

@@ -1,0 +1,57 @@
+"""Issue 9, item 11: arguments that were silently misread or gave raw backend errors."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnninit
+from keras_rnninit.callbacks import GradientClipping
+from keras_rnninit.callbacks import RecurrentWeightClipping
+from keras_rnninit.constraints import SpectralNormBound
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: keras_rnninit.NPInitializer(seed=-1),
+        lambda: keras_rnninit.IndRNNRecurrentInitializer(seed=-1),
+        lambda: keras_rnninit.IndRNN(3, seed=-1),
+        lambda: keras_rnninit.IndRNNStack(3, seed=-1),
+        lambda: keras_rnninit.ResidualIndRNNBlock(3, seed=-1),
+    ],
+)
+def test_negative_seed_is_a_value_error_on_every_backend(factory):
+    """seed=-1 worked on TensorFlow and raised OverflowError on JAX."""
+    with pytest.raises(ValueError, match="Received: seed=-"):
+        factory()
+
+
+@pytest.mark.parametrize(
+    "factory,name",
+    [
+        (lambda: keras_rnninit.IndRNNStack(3, batch_norm="False"), "batch_norm"),
+        (lambda: keras_rnninit.IndRNNStack(3, return_sequences="False"), "return_sequences"),
+        (lambda: keras_rnninit.ResidualIndRNNBlock(3, return_sequences="False"), "return_sequences"),
+        (lambda: keras_rnninit.IndRNN(3, return_sequences="False"), "return_sequences"),
+        (lambda: keras_rnninit.IndRNN(3, go_backwards=1), "go_backwards"),
+        (lambda: GradientClipping(1.0, override="False"), "override"),
+        (lambda: RecurrentWeightClipping(last_layer="False"), "last_layer"),
+    ],
+)
+def test_string_booleans_are_refused(factory, name):
+    """bool("False") is True: batch_norm="False" was taken as True."""
+    with pytest.raises(ValueError, match=f"Received: {name}="):
+        factory()
+
+
+def test_indrnn_recurrent_initializer_needs_a_known_shape():
+    with pytest.raises(ValueError, match=r"Received: shape=\(None, 4\)"):
+        keras_rnninit.IndRNNRecurrentInitializer()((None, 4))
+
+
+def test_spectral_norm_bound_on_a_vector_names_the_shape():
+    with pytest.raises(ValueError, match=r"MagnitudeBound. Received: weight of shape=\(4,\)"):
+        SpectralNormBound(1.0)(keras.ops.ones((4,)))
+    # A matrix still works.
+    w = np.eye(3, dtype="float32") * 2
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(SpectralNormBound(1.0)(w)), np.eye(3), atol=1e-3)
