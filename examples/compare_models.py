@@ -32,6 +32,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_rnninit import experiment  # noqa: E402
 from keras_rnninit import models  # noqa: E402
 from keras_rnninit import tasks  # noqa: E402
 
@@ -123,13 +124,6 @@ def compare(data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, **
     return rows
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="compare_models.py", description=__doc__,
@@ -138,8 +132,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="MNIST files (IDX or mnist.npz) or a TFDS directory")
     parser.add_argument("--models", nargs="+", choices=models.MODEL_NAMES,
                         default=list(models.MODEL_NAMES), help="families to compare")
-    parser.add_argument("--epochs", type=_positive_int, help="epochs (default 5)")
-    parser.add_argument("--steps-per-epoch", type=_positive_int, help="steps (default 300)")
+    parser.add_argument("--epochs", type=experiment.positive_int, help="epochs (default 5)")
+    parser.add_argument("--steps-per-epoch", type=experiment.positive_int, help="steps (default 300)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "compare_models"),
                         help="where compare_models.json goes")
     parser.add_argument("--quick", action="store_true", help="2 epochs of 3 steps per model")

@@ -32,6 +32,7 @@ DIR. `--quick` shrinks everything (row by row, 16 units, 2 epochs of 3 steps) fo
 test.
 """
 
+import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -66,20 +67,33 @@ QUICK = {
 }
 
 
+def _growth(text):
+    """argparse type of --gamma: a finite number >= 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 1 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 1, got {text!r}")
+    return value
+
+
 def main(argv=None, callbacks=()):
-    parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="sequential_mnist")
+    # The sequence length is the image's: 784 pixels, or 28 rows with --row-by-row.
+    parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="sequential_mnist",
+                                    ignored=("timesteps",))
     parser.add_argument("--permuted", action="store_true", help="permuted pixel MNIST")
     parser.add_argument("--row-by-row", action="store_true", help="28 steps of 28 pixels")
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (read offline), or "
                         "a tensorflow-datasets data directory")
-    parser.add_argument("--validation-size", type=int,
+    parser.add_argument("--validation-size", type=experiment.positive_int,
                         help="images carved from the end of the train split (default 3000)")
-    parser.add_argument("--dropout", type=float,
+    parser.add_argument("--dropout", type=experiment.fraction,
                         help="IndRNN families: dropout between layers (default 0.1)")
-    parser.add_argument("--weight-decay", type=float,
-                        help="IndRNN families: L2 on input and output weights, not on u "
-                        "(default 1e-4)")
-    parser.add_argument("--gamma", type=float,
+    parser.add_argument("--weight-decay", type=experiment.nonnegative_float,
+                        help="IndRNN families: weight decay of input and output weights, not "
+                        "of u (default 1e-4)")
+    parser.add_argument("--gamma", type=_growth,
                         help="IndRNN families: |u| <= gamma^(1/T), the paper's MAG (default 5)")
     args = experiment.parse_args(parser, argv)
     if args.quick:
@@ -108,7 +122,9 @@ def main(argv=None, callbacks=()):
         callbacks=callbacks,
     )
     accuracy = results["test"]["sparse_categorical_accuracy"]
-    print(f"test accuracy {accuracy:.4f} (error {100 * (1 - accuracy):.2f} %)")
+    error = None if accuracy is None else 100 * (1 - accuracy)
+    print(f"test accuracy {experiment.format_metric(accuracy)} "
+          f"(error {experiment.format_metric(error, '.2f')} %)")
     return results
 
 

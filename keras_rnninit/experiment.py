@@ -148,6 +148,11 @@ def positive_float(text):
     return _number(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
 
 
+def nonnegative_float(text):
+    """argparse type: a finite number >= 0 (a weight decay)."""
+    return _number(text, float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+
+
 def fraction(text):
     """argparse type: a number in [0, 1) (a dropout rate)."""
     return _number(text, float, "a number in [0, 1)", lambda v: 0 <= v < 1)

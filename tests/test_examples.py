@@ -272,9 +272,22 @@ def test_action_recognition_ucf101_offline_says_what_to_download(tmp_path, monke
         ("action_recognition", ["--dropout", "1.5"], "--dropout"),
         ("action_recognition", ["--image-size", "-3"], "--image-size"),
         ("gradient_flow_plot", ["--timesteps", "-5"], "--timesteps"),
+        ("sequential_mnist", ["--gamma", "0.5"], "--gamma"),
+        ("sequential_mnist", ["--dropout", "1"], "--dropout"),
+        ("sequential_mnist", ["--weight-decay", "-1"], "--weight-decay"),
+        ("sequential_mnist", ["--validation-size", "0"], "--validation-size"),
+        ("compare_models", ["--epochs", "0"], "--epochs"),
+        ("compare_models", ["--models", "nonexistent"], "--models"),
     ],
 )
 def test_example_specific_flags_are_validated(name, argv, flag, capsys):
     with pytest.raises(SystemExit) as error:
         load_example(name).main(argv)
     assert error.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+
+
+def test_sequential_mnist_refuses_timesteps(capsys):
+    # The length is the image's (784 pixels or 28 rows): the flag is refused, not ignored.
+    with pytest.raises(SystemExit) as error:
+        load_example("sequential_mnist").main(["--timesteps", "5"])
+    assert error.value.code == 2 and "--timesteps" in capsys.readouterr().err
