@@ -99,14 +99,17 @@ def main(argv=None, callbacks=()):
     if args.quick:
         args.row_by_row = True
 
-    data = tasks.pixel_mnist(
-        permute=args.permuted,
-        row_by_row=args.row_by_row,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        data_dir=args.data_dir,
-        validation_size=args.validation_size,
-    )
+    try:
+        data = tasks.pixel_mnist(
+            permute=args.permuted,
+            row_by_row=args.row_by_row,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            data_dir=args.data_dir,
+            validation_size=args.validation_size,
+        )
+    except tasks.DatasetUnavailableError as error:
+        parser.error(f"argument --data-dir: {error}")
     extra = {}
     if "indrnn" in args.model:
         extra = {"dropout": args.dropout, "weight_decay": args.weight_decay, "gamma": args.gamma}

@@ -238,6 +238,32 @@ def _offline(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
+def test_sequential_mnist_offline_says_what_to_download(tmp_path, monkeypatch, capsys):
+    """Issue 9, item 10: offline, --quick retried downloads for 215 s and left partial folders."""
+    _offline(monkeypatch)
+    data_dir = tmp_path / "tfds"
+    with pytest.raises(SystemExit) as error:
+        load_example("sequential_mnist").main(
+            ["--quick", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "run")]
+        )
+    assert error.value.code == 2
+    message = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in message and "--data-dir DIR" in message
+    assert not (data_dir / "mnist").exists()
+
+
+def test_sequential_mnist_quick_from_idx_files(tmp_path, write_mnist_files):
+    data_dir = tmp_path / "mnist"
+    data_dir.mkdir()
+    write_mnist_files(data_dir)
+    results = load_example("sequential_mnist").main(
+        ["--quick", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "run")]
+    )
+    metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
+    assert config["task"]["source"] == "files" and config["task"]["input_shape"] == [28, 28]
+    assert metrics == json.loads(json.dumps(results))
+
+
 def test_char_language_model_offline_says_what_to_download(tmp_path, monkeypatch, capsys):
     """Issue 9, item 10: without --data-dir and offline it ended in a raw download traceback."""
     _offline(monkeypatch)

@@ -13,7 +13,9 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit.tasks.common import TaskData
+from keras_rnninit.tasks.common import check_reachable
 from keras_rnninit.tasks.common import check_int
 from keras_rnninit.tasks.common import finish
 from keras_rnninit.tasks.common import steps_per_split
@@ -21,6 +23,8 @@ from keras_rnninit.tasks.common import steps_per_split
 NUM_PIXELS = 784
 NUM_CLASSES = 10
 MNIST_CHANCE_ACCURACY = 0.1
+# Where tensorflow-datasets downloads MNIST from (reached only when the files are missing).
+_MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 # The four files of the MNIST distribution, as Yann LeCun's site, tensorflow-datasets and
 # most mirrors name them; each may be gzip-compressed (".gz") or not.
@@ -183,6 +187,34 @@ def _split_train(dataset, validation_size):
     return dataset.take(train_size), dataset.skip(train_size), train_size
 
 
+def _load_tfds_mnist(data_dir, download):
+    """`tfds.load("mnist")`, first without downloading; offline, a clear error at once instead
+    of minutes of retries and a partial folder in the TFDS data directory."""
+    import tensorflow_datasets as tfds  # Imported here: slow, only needed for TFDS data.
+
+    def load(fetch):
+        return tfds.load("mnist", split=["train", "test"], as_supervised=True,
+                         shuffle_files=False, data_dir=data_dir, download=fetch)
+
+    try:
+        return load(False)
+    except Exception as error:  # tfds raises its own (not exported) not-found errors.
+        if not download:
+            raise
+        missing = error
+    instructions = (
+        "Copy the four MNIST files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, about 11 MB; or keras' "
+        "mnist.npz) into a folder and pass it as data_dir (examples/sequential_mnist.py "
+        f"--data-dir DIR). ({type(missing).__name__}: not prepared in data_dir={data_dir!r}.)"
+    )
+    check_reachable(_MNIST_URL, "MNIST", instructions)
+    try:
+        return load(True)
+    except Exception as error:
+        raise DatasetUnavailableError(f"Downloading MNIST failed ({error}). {instructions}") from error
+
+
 def pixel_mnist(
     *,
     permute=False,
@@ -265,16 +297,7 @@ def pixel_mnist(
         test = tf.data.Dataset.from_tensor_slices((test_images, test_labels))
         source = "files"
     else:
-        import tensorflow_datasets as tfds  # Imported here: slow, only needed for MNIST/UCF101.
-
-        full_train, test = tfds.load(
-            "mnist",
-            split=["train", "test"],
-            as_supervised=True,
-            shuffle_files=False,
-            data_dir=data_dir,
-            download=download,
-        )
+        full_train, test = _load_tfds_mnist(data_dir, download)
         source = "tensorflow_datasets"
     train, validation, train_size = _split_train(full_train, validation_size)
     test_size = int(test.cardinality())
