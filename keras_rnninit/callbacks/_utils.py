@@ -180,9 +180,15 @@ def _rebuild(model, scope):
         return
     applied = _apply_all(scope)
     try:
+        # A fresh function for Keras to compile: JAX keys its trace cache on the function, and
+        # `jax.jit(model.train_step)` made twice shares one cache (bound methods compare
+        # equal), so the model's own train function and this one would share whichever trace
+        # came first, settings and all. A new closure per rebuild gets its own traces.
+        model.train_step = _fresh_train_step(model)
         model.make_train_function(force=True)
         inner = model.train_function
     finally:
+        del model.train_step
         _undo_all(applied)
         model.train_function = scope.original
 
@@ -197,6 +203,15 @@ def _rebuild(model, scope):
                 model.train_function = scope.original
 
     scope.function = scoped
+
+
+def _fresh_train_step(model):
+    method = type(model).train_step
+
+    def train_step(*args, **kwargs):
+        return method(model, *args, **kwargs)
+
+    return train_step
 
 
 def activate_step_settings(model, owner, params, apply, undo):
