@@ -32,7 +32,6 @@ DIR. `--quick` shrinks everything (row by row, 16 units, 2 epochs of 3 steps) fo
 test.
 """
 
-import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -67,17 +66,6 @@ QUICK = {
 }
 
 
-def _growth(text):
-    """argparse type of --gamma: a finite number >= 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value >= 1 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 1, got {text!r}")
-    return value
-
-
 def main(argv=None, callbacks=()):
     # The sequence length is the image's: 784 pixels, or 28 rows with --row-by-row.
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="sequential_mnist",
@@ -93,7 +81,7 @@ def main(argv=None, callbacks=()):
     parser.add_argument("--weight-decay", type=experiment.nonnegative_float,
                         help="IndRNN families: weight decay of input and output weights, not "
                         "of u (default 1e-4)")
-    parser.add_argument("--gamma", type=_growth,
+    parser.add_argument("--gamma", type=experiment.growth_factor,
                         help="IndRNN families: |u| <= gamma^(1/T), the paper's MAG (default 5)")
     args = experiment.parse_args(parser, argv)
     if args.quick:

@@ -153,6 +153,11 @@ def nonnegative_float(text):
     return _number(text, float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
 
 
+def growth_factor(text):
+    """argparse type: a finite number >= 1 (IndRNN's gamma, the paper's MAG)."""
+    return _number(text, float, "a finite number >= 1", lambda v: math.isfinite(v) and v >= 1)
+
+
 def fraction(text):
     """argparse type: a number in [0, 1) (a dropout rate)."""
     return _number(text, float, "a number in [0, 1)", lambda v: 0 <= v < 1)
