@@ -63,6 +63,10 @@ def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="adding_problem")
     parser.add_argument("--marker", choices=tasks.MARKER_RULES, default="one_per_half",
                         help="where the two marked steps lie (default: one in each half)")
+    parser.add_argument("--input-stddev", type=experiment.positive_float,
+                        help="IndRNN and IRNN families: standard deviation of the normal input "
+                        "weights (IndRNN default 0.01, IRNN 0.001; the IndRNN authors' adding "
+                        "code used 0.001)")
     args = experiment.parse_args(parser, argv)
     if args.steps_per_epoch is None:
         parser.error("the synthetic task needs --steps-per-epoch > 0")
@@ -78,9 +82,14 @@ def main(argv=None, callbacks=()):
         seed=args.seed,
     )
 
+    extra = {}
+    if args.input_stddev is not None:
+        if args.model in ("np_rnn", "lstm", "tanh_rnn"):
+            parser.error(f"argument --input-stddev: not an option of --model {args.model}")
+        extra["input_stddev"] = args.input_stddev
     baseline = data.info["baseline"]["mse"]
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info), data.train,
+        args, experiment.model_builder(args, data.info, **extra), data.train,
         loss="mse",
         validation_data=data.validation,
         test_data=data.test,

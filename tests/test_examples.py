@@ -11,6 +11,8 @@ import keras
 import numpy as np
 import pytest
 
+import keras_rnninit
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -317,3 +319,18 @@ def test_sequential_mnist_refuses_timesteps(capsys):
     with pytest.raises(SystemExit) as error:
         load_example("sequential_mnist").main(["--timesteps", "5"])
     assert error.value.code == 2 and "--timesteps" in capsys.readouterr().err
+
+
+def test_adding_problem_input_stddev_reaches_the_input_weights(tmp_path, capsys):
+    load_example("adding_problem").main(
+        ["--quick", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
+    )
+    model = keras.saving.load_model(str(tmp_path / "model.keras"))
+    stddevs = [layer.cell.kernel_initializer.stddev for layer in model.layers
+               if isinstance(layer, keras_rnninit.IndRNN)]
+    assert stddevs == [0.05, 0.05]
+    with pytest.raises(SystemExit):
+        load_example("adding_problem").main(
+            ["--quick", "--model", "lstm", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
+        )
+    assert "argument --input-stddev: not an option of --model lstm" in capsys.readouterr().err
