@@ -63,32 +63,84 @@ def mnist_figure():
     pyplot.close(figure)
 
 
-def adding_figure():
-    runs = sorted(glob.glob(os.path.join(HERE, "adding_T*")))
-    if not runs:
+def _run_config(run):
+    with open(os.path.join(HERE, run, "config.json")) as f:
+        return json.load(f)
+
+
+def _label(config):
+    """A run's legend label: the model and the settings that differ between runs."""
+    arguments = config["arguments"]
+    label = f"{arguments['model']}, Adam {arguments['learning_rate']:g}"
+    if arguments.get("lr_decay") == "cosine":
+        label += " cosine"
+    if arguments.get("input_stddev") is not None:
+        label += f", inputs N(0, {arguments['input_stddev']:g}^2)"
+    return label
+
+
+def regression_figure(task, title, baseline, baseline_label, filename):
+    """Validation MSE against training steps, one panel per sequence length T."""
+    runs = sorted(os.path.basename(p) for p in glob.glob(os.path.join(HERE, f"{task}_T*")))
+    lengths = sorted({_run_config(run)["arguments"]["timesteps"] for run in runs})
+    if not lengths:
         return
-    figure, axis = pyplot.subplots(figsize=(7, 4.5))
-    for path in runs:
-        run = os.path.basename(path)
-        history = read_history(run)
-        if history is None:
-            continue
-        with open(os.path.join(path, "config.json")) as f:
-            steps = json.load(f)["arguments"]["steps_per_epoch"]
-        seen = [(int(e) + 1) * steps for e in history["epoch"]]
-        axis.plot(seen, history["val_loss"], marker=".", label=run.replace("adding_", ""))
-    axis.axhline(1 / 6, color="black", linestyle=":", label="baseline 0.167")
-    axis.set_yscale("log")
-    axis.set_xlabel("training steps (batches of 50)")
-    axis.set_ylabel("validation MSE")
-    axis.set_title("Adding problem")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    figure, axes = pyplot.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 4),
+                                   squeeze=False)
+    for axis, length in zip(axes[0], lengths):
+        for run in runs:
+            config = _run_config(run)
+            history = read_history(run)
+            if history is None or config["arguments"]["timesteps"] != length:
+                continue
+            steps = config["arguments"]["steps_per_epoch"]
+            seen = [(int(e) + 1) * steps for e in history["epoch"]]
+            axis.plot(seen, history["val_loss"], marker=".",
+                      label=_label(config))
+        axis.axhline(baseline, color="black", linestyle=":", label=baseline_label)
+        axis.set_yscale("log")
+        axis.set_xlabel(f"training steps (batches of {config['arguments']['batch_size']})")
+        axis.set_ylabel("validation MSE")
+        axis.set_title(f"{title}, T = {length}")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(os.path.join(HERE, "adding_problem.png"), dpi=100)
+    figure.savefig(os.path.join(HERE, filename), dpi=100)
+    pyplot.close(figure)
+
+
+def parity_figure():
+    """Per-step validation accuracy against training steps, one panel per T."""
+    runs = sorted(os.path.basename(p) for p in glob.glob(os.path.join(HERE, "parity_T*")))
+    lengths = sorted({_run_config(run)["arguments"]["timesteps"] for run in runs})
+    if not lengths:
+        return
+    figure, axes = pyplot.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 4),
+                                   squeeze=False)
+    for axis, length in zip(axes[0], lengths):
+        for run in runs:
+            config = _run_config(run)
+            history = read_history(run)
+            if history is None or config["arguments"]["timesteps"] != length:
+                continue
+            steps = config["arguments"]["steps_per_epoch"]
+            seen = [(int(e) + 1) * steps for e in history["epoch"]]
+            axis.plot(seen, history["val_binary_accuracy"], marker=".",
+                      label=_label(config))
+        axis.axhline(0.5, color="black", linestyle=":", label="chance 0.5")
+        axis.set_xlabel(f"training steps (batches of {config['arguments']['batch_size']})")
+        axis.set_ylabel("per-step validation accuracy")
+        axis.set_title(f"Streaming parity, T = {length}")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(os.path.join(HERE, "parity.png"), dpi=100)
     pyplot.close(figure)
 
 
 if __name__ == "__main__":
     mnist_figure()
-    adding_figure()
+    regression_figure("adding", "Adding problem", 1 / 6, "baseline 0.167", "adding_problem.png")
+    regression_figure("multiplication", "Multiplication problem", 7 / 144, "baseline 0.049",
+                      "multiplication_problem.png")
+    parity_figure()
