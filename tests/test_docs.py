@@ -178,3 +178,42 @@ def files_with_runnable_blocks():
 def test_runnable_blocks_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_blocks(path, python_blocks(path)) >= 1
+
+
+def _build_site(tmp_path, index_text):
+    """`mkdocs build --strict` of a one-page site that uses docs/hooks/folders.py."""
+    pytest.importorskip("mkdocs")
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs"
+    (docs / "runs" / "a").mkdir(parents=True, exist_ok=True)
+    (docs / "runs" / "a" / "metrics.json").write_text('{"loss": 0.5}\n')
+    (docs / "runs" / "a" / "curve.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (docs / "index.md").write_text(index_text)
+    hook = os.path.join(ROOT, "docs", "hooks", "folders.py")
+    (tmp_path / "mkdocs.yml").write_text(
+        f"site_name: t\nuse_directory_urls: false\nhooks: [{hook!r}]\n"
+        "validation: {unrecognized_links: warn}\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_folder_links_get_a_page_and_a_missing_folder_fails_the_build(tmp_path):
+    """docs/hooks/folders.py: a link to a folder of docs/ works on the site (a generated page
+    lists its files and shows its PNGs); a link to a folder that is not there fails --strict."""
+    done = _build_site(tmp_path, "# t\n\n[run a](runs/a/) and `[not a link](runs/none/)`\n\n"
+                                 "```\n[in code](runs/none/)\n```\n")
+    assert done.returncode == 0, done.stderr[-3000:]
+    site = tmp_path / "site"
+    assert 'href="runs/a/index.html"' in (site / "index.html").read_text()
+    page = (site / "runs" / "a" / "index.html").read_text()
+    assert 'src="curve.png"' in page and "&quot;loss&quot;: 0.5" in page
+    assert (site / "runs" / "index.html").exists()
+
+    broken = _build_site(tmp_path, "# t\n\n[missing](runs/none/)\n")
+    assert broken.returncode != 0
+    assert "runs/none/index.md" in broken.stderr
