@@ -19,7 +19,8 @@ initializers); only the input shape and the 10-class softmax head are given.
 `--data-dir` is a folder with the four MNIST IDX files (or keras' `mnist.npz`), read offline, or
 a tensorflow-datasets data directory. `--models` picks a subset; `--steps-per-epoch` and
 `--epochs` change the budget; `--quick` runs 2 epochs of 3 steps per model (a smoke test).
-Writes `compare_models.json` (one row per model) to `--output-dir`.
+Writes `compare_models.json` (one row per model) to `--output-dir`; `--tensorboard` also logs
+every model's training to `<output-dir>/tensorboard/<model>/`.
 """
 
 import argparse
@@ -59,11 +60,11 @@ def _accuracy(model, inputs, labels, training):
     return correct / len(inputs)
 
 
-def run_model(name, data, protocol, test_steps=None, **builder_kwargs):
+def run_model(name, data, protocol, test_steps=None, callbacks=(), **builder_kwargs):
     """Trains one family under `protocol` and returns its row of results.
 
     `builder_kwargs` go to the family's builder (e.g. `input_stddev=0.01`, to measure a
-    setting against the default under the same protocol).
+    setting against the default under the same protocol); `callbacks` to `fit`.
     """
     keras.utils.set_random_seed(protocol["seed"])
     info = data.info
@@ -84,6 +85,7 @@ def run_model(name, data, protocol, test_steps=None, **builder_kwargs):
         validation_steps=test_steps,
         verbose=2,
         shuffle=False,
+        callbacks=list(callbacks),
     )
     seconds = time.perf_counter() - start
     test = model.evaluate(data.test, steps=test_steps, return_dict=True, verbose=0)
@@ -105,8 +107,14 @@ def run_model(name, data, protocol, test_steps=None, **builder_kwargs):
     }
 
 
-def compare(data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, **overrides):
-    """Runs the protocol for every name in `names`; returns the rows (and writes them)."""
+def compare(data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, tensorboard=False,
+            **overrides):
+    """Runs the protocol for every name in `names`; returns the rows (and writes them).
+
+    With `tensorboard`, each model logs to `output_dir/tensorboard/<name>/`.
+    """
+    if tensorboard and not output_dir:
+        raise ValueError("compare(tensorboard=True) writes into output_dir. Received: output_dir=None")
     protocol = {**PROTOCOL, **(QUICK if quick else {}), **overrides}
     data = tasks.pixel_mnist(
         row_by_row=True, batch_size=protocol["batch_size"], data_dir=data_dir,
@@ -114,7 +122,12 @@ def compare(data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, **
     )
     rows = []
     for name in names:
-        rows.append(run_model(name, data, protocol, test_steps=2 if quick else None))
+        callbacks = []
+        if tensorboard:
+            callbacks = experiment.tensorboard_callbacks(
+                os.path.join(output_dir, "tensorboard", name))
+        rows.append(run_model(name, data, protocol, test_steps=2 if quick else None,
+                              callbacks=callbacks))
         print(json.dumps(rows[-1]))
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
@@ -137,13 +150,15 @@ def main(argv=None):
     parser.add_argument("--output-dir", default=os.path.join("runs", "compare_models"),
                         help="where compare_models.json goes")
     parser.add_argument("--quick", action="store_true", help="2 epochs of 3 steps per model")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log every model to OUTPUT_DIR/tensorboard/<model>/")
     args = parser.parse_args(argv)
     overrides = {
         key: value for key, value in
         (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch)) if value
     }
     rows = compare(args.data_dir, args.models, quick=args.quick, output_dir=args.output_dir,
-                   **overrides)
+                   tensorboard=args.tensorboard, **overrides)
     print("| model | test accuracy | train acc. inference / training mode | seconds |")
     print("|---|---|---|---|")
     for row in rows:

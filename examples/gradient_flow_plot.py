@@ -12,7 +12,9 @@ Command (writes docs/images/gradient_flow_adding_T200.png):
 
     KERAS_BACKEND=jax python examples/gradient_flow_plot.py
 
-`--quick` trains on fewer samples for a smoke run.
+`--quick` trains on fewer samples for a smoke run. `--tensorboard` also logs each model's
+training to TensorBoard, with the monitor's per-step gradient figure after every epoch as an
+image (`tensorboard --logdir runs/gradient_flow_plot/tensorboard`).
 """
 
 import argparse
@@ -68,6 +70,10 @@ def main(argv=None):
     parser.add_argument("--samples", type=experiment.positive_int, default=12800)
     parser.add_argument("--epochs", type=experiment.positive_int, default=6)
     parser.add_argument("--quick", action="store_true", help="512 samples, 2 epochs")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log each model to OUTPUT_DIR/tensorboard/<layer name>/")
+    parser.add_argument("--output-dir", default=os.path.join("runs", "gradient_flow_plot"),
+                        help="where --tensorboard writes (default: runs/gradient_flow_plot)")
     parser.add_argument(
         "--output",
         default=os.path.join(os.path.dirname(__file__), "..", "docs", "images", "gradient_flow_adding_T200.png"),
@@ -86,9 +92,12 @@ def main(argv=None):
         # One measurement before training: the gradient profile the initializer gives.
         monitor.set_model(model)
         initial = dict(monitor.measure(), epoch=None, batch=None)
+        callbacks = [GradientClipping(1.0), monitor]
+        if args.tensorboard:
+            log_dir = os.path.join(args.output_dir, "tensorboard", model.layers[0].name)
+            callbacks += experiment.tensorboard_callbacks(log_dir, callbacks)
         history = model.fit(
-            x, y, batch_size=64, epochs=args.epochs, verbose=2,
-            callbacks=[GradientClipping(1.0), monitor],
+            x, y, batch_size=64, epochs=args.epochs, verbose=2, callbacks=callbacks,
         )
         runs[label] = [initial] + monitor.records
         name = model.layers[0].name

@@ -6,8 +6,12 @@ model's test MSE next to the 0.167 of always predicting 1.0. The full benchmark 
 paper experiment, are the other files in this folder.
 
     python examples/quickstart.py            # about a minute on 2 CPU cores
+    python examples/quickstart.py --tensorboard   # also log to runs/quickstart/tensorboard/
+
+`--quick` trains on 500 sequences for one epoch (a smoke run of seconds; it does not learn).
 """
 
+import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -16,6 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_rnninit  # noqa: E402
+from keras_rnninit import experiment  # noqa: E402
 
 TIMESTEPS = 50
 
@@ -49,17 +54,31 @@ def build(recurrent_initializer):
     return model
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="500 sequences and 1 epoch: a smoke run that does not learn")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="log each model to OUTPUT_DIR/tensorboard/<model>/")
+    parser.add_argument("--output-dir", default=os.path.join("runs", "quickstart"),
+                        help="where --tensorboard writes (default: runs/quickstart)")
+    args = parser.parse_args(argv)
+    samples, epochs = (500, 1) if args.quick else (20000, 5)
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    x_train, y_train = adding_data(20000, rng)
-    x_test, y_test = adding_data(2000, rng)
+    x_train, y_train = adding_data(samples, rng)
+    x_test, y_test = adding_data(samples // 10, rng)
     for name, initializer in [
         ("np-RNN", keras_rnninit.NPInitializer(seed=1)),
         ("IRNN", keras_rnninit.IdentityInitializer(gain=1.0)),
     ]:
         model = build(initializer)
-        model.fit(x_train, y_train, batch_size=50, epochs=5, validation_split=0.1, verbose=2)
+        callbacks = []
+        if args.tensorboard:
+            log_dir = os.path.join(args.output_dir, "tensorboard", name.lower().replace("-", "_"))
+            callbacks = experiment.tensorboard_callbacks(log_dir)
+        model.fit(x_train, y_train, batch_size=50, epochs=epochs, validation_split=0.1, verbose=2,
+                  callbacks=callbacks)
         mse = model.evaluate(x_test, y_test, verbose=0)
         print(f"{name}: test MSE {mse:.4f} (predicting 1.0 gives 0.167)")
 

@@ -13,6 +13,8 @@ model.keras     the model after the latest epoch
 backup/         BackupAndRestore's state while a run is unfinished (deleted when it completes)
 metrics.json    test metrics, epochs, training time, the last history row
 learning_curve.png
+tensorboard/    with --tensorboard: Keras' TensorBoard logs (train/, validation/) and, for a
+                GradientFlowMonitor among the callbacks, its figure (gradient_flow/)
 ```
 """
 
@@ -123,6 +125,9 @@ def make_parser(description, defaults=None, quick=None, name=None, ignored=()):
     add("--jit", action=argparse.BooleanOptionalAction,
         help="compile the train step with XLA (default: on, off with --distribute)")
     add("--quick", action="store_true", help="tiny sizes: a smoke run of seconds")
+    add("--tensorboard", action="store_true",
+        help="also log to OUTPUT_DIR/tensorboard/ for TensorBoard (needs the tensorboard "
+        "package: pip install keras-rnninit[examples])")
     add("--output-dir", help="where every output file goes")
     add("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
         help="tf.distribute strategy (TensorFlow backend only)")
@@ -215,6 +220,14 @@ def parse_args(parser, argv=None):
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         parser.error(f"argument --output-dir: {args.output_dir!r} exists and is not a folder")
     _check_resume(parser, args)
+    if getattr(args, "tensorboard", False):
+        # Before anything is trained: the event-file writer needs tensorboard installed.
+        from keras_rnninit.callbacks import _tensorboard
+
+        try:
+            _tensorboard.import_summary("--tensorboard")
+        except ImportError as error:
+            parser.error(f"argument --tensorboard: {error}")
     return args
 
 
@@ -332,6 +345,44 @@ def make_callbacks(output_dir):
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "model.keras")),
         keras.callbacks.TerminateOnNaN(),
     ]
+
+
+def tensorboard_callbacks(log_dir, callbacks=()):
+    """Keras' `TensorBoard` callback for `log_dir`, to go after every other callback.
+
+    Keras' callback writes the epoch metrics of `logs` (`log_dir/train`, `log_dir/validation`),
+    so it must come after any callback that adds to them (`GradientFlowMonitor`'s `grad_*`
+    scalars). A `GradientFlowMonitor` in `callbacks` without a `tensorboard_dir` of its own is
+    given `log_dir/gradient_flow`, where it writes its per-step gradient figure as an image.
+
+    Args:
+        log_dir: The TensorBoard log folder (`tensorboard --logdir log_dir`).
+        callbacks: The run's other callbacks. Defaults to `()`.
+
+    Returns:
+        A list to append to the run's callbacks.
+
+    Raises:
+        ImportError: When TensorFlow or the tensorboard package (the event-file writer, on any
+            backend) is not installed; the message names what to install.
+
+    Example:
+
+    ```python
+    monitor = keras_rnninit.GradientFlowMonitor(data=(x[:8], y[:8]))
+    callbacks = [monitor]
+    callbacks += keras_rnninit.experiment.tensorboard_callbacks("runs/demo/tensorboard", callbacks)
+    ```
+    """
+    # Imported here: the callbacks package is not needed by the CLI helpers.
+    from keras_rnninit.callbacks import GradientFlowMonitor
+    from keras_rnninit.callbacks import _tensorboard
+
+    _tensorboard.import_summary("--tensorboard")
+    for callback in callbacks:
+        if isinstance(callback, GradientFlowMonitor) and callback.tensorboard_dir is None:
+            callback.tensorboard_dir = os.path.join(log_dir, "gradient_flow")
+    return [keras.callbacks.TensorBoard(log_dir)]
 
 
 def _backed_up_epochs(backup_dir):
@@ -530,6 +581,11 @@ def train_and_evaluate(
         )
     model.summary()
 
+    callbacks = list(callbacks)
+    tensorboard_dir = None
+    if getattr(args, "tensorboard", False):
+        tensorboard_dir = os.path.join(args.output_dir, "tensorboard")
+        callbacks += tensorboard_callbacks(tensorboard_dir, callbacks)
     if args.steps_per_epoch is not None and hasattr(train_data, "repeat"):
         # A fixed number of steps per epoch may outrun a finite split; cycle it instead.
         train_data = train_data.repeat()
@@ -540,7 +596,7 @@ def train_and_evaluate(
         steps_per_epoch=args.steps_per_epoch,
         validation_data=validation_data,
         validation_steps=args.validation_steps if validation_data is not None else None,
-        callbacks=make_callbacks(args.output_dir) + list(callbacks),
+        callbacks=make_callbacks(args.output_dir) + callbacks,
         # The pipelines shuffle themselves; Keras would only warn that it cannot.
         shuffle=False,
     )
@@ -579,6 +635,8 @@ def train_and_evaluate(
             f"smaller --learning-rate or --clip-norm. Files written to {args.output_dir}.",
             file=sys.stderr,
         )
+    if tensorboard_dir is not None:
+        print(f"TensorBoard logs: tensorboard --logdir {tensorboard_dir}")
     return results
 
 

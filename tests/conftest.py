@@ -80,3 +80,36 @@ def write_mnist_files():
         return arrays
 
     return write
+
+
+@pytest.fixture
+def read_tensorboard():
+    """Reads a TensorBoard run folder with tensorboard's own reader.
+
+    Returns `{tag: {"plugin": name, "steps": [...], "values": [...]}}`: scalars' values as
+    floats, images' as `(width, height, png bytes)`. Fails when the folder holds no event file.
+    """
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    from tensorboard.util import tensor_util
+
+    def read(folder):
+        folder = str(folder)
+        assert any(name.startswith("events.out.tfevents") for name in os.listdir(folder)), folder
+        events = accumulator.EventAccumulator(folder, size_guidance={accumulator.TENSORS: 0})
+        events.Reload()
+        found = {}
+        for tag in events.Tags()["tensors"]:
+            plugin = events.SummaryMetadata(tag).plugin_data.plugin_name
+            values = []
+            for event in events.Tensors(tag):
+                proto = event.tensor_proto
+                if plugin == "images":
+                    width, height, png = proto.string_val[:3]
+                    values.append((int(width), int(height), png))
+                elif plugin == "scalars":
+                    values.append(float(tensor_util.make_ndarray(proto)))
+            found[tag] = {"plugin": plugin, "steps": [e.step for e in events.Tensors(tag)],
+                          "values": values}
+        return found
+
+    return read

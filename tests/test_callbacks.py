@@ -479,7 +479,8 @@ def test_bad_arguments_raise_value_error(factory, message):
         RecurrentWeightClipping(
             layers=["lstm", keras.layers.GRU], max_singular_value=0.9, timesteps=100, last_layer=True
         ),
-        GradientFlowMonitor(layers=["rnn"], frequency=5, max_norm=1e4, on_failure="raise", csv_path="a.csv"),
+        GradientFlowMonitor(layers=["rnn"], frequency=5, max_norm=1e4, on_failure="raise", csv_path="a.csv",
+                            tensorboard_dir="logs/gradient_flow"),
         SpectralNormBound(0.9, squarings=10, blocks=4),
     ],
 )
@@ -682,3 +683,39 @@ def test_gradient_clipping_schedule_keys_must_be_epochs(schedule, message):
         GradientClipping(1.0, schedule=schedule)
     # JSON-style string keys that are ints still work (a config read back from JSON).
     assert GradientClipping(1.0, schedule={"2": 0.5}).threshold_at(3) == 0.5
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("frequency, steps", [("epoch", [0, 1]), (2, [2, 4])])
+def test_gradient_flow_monitor_writes_its_figure_to_tensorboard(
+    frequency, steps, tmp_path, read_tensorboard
+):
+    """One PNG per measurement, at the epoch (or the optimizer's step), of every layer's curve."""
+    model, x, y = _monitored_model()
+    monitor = GradientFlowMonitor(
+        data=(x[:8], y[:8]), frequency=frequency, tensorboard_dir=tmp_path / "flow"
+    )
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[monitor])
+    events = read_tensorboard(tmp_path / "flow")
+    assert list(events) == ["gradient_flow"]
+    image = events["gradient_flow"]
+    assert image["plugin"] == "images" and image["steps"] == steps
+    for width, height, png in image["values"]:
+        assert png.startswith(PNG_MAGIC)
+        # One panel per measured layer (rnn and lstm): two 6.4-inch panels at 100 dpi.
+        assert (width, height) == (1280, 440)
+    assert len(monitor.records) == 2
+
+
+def test_gradient_flow_monitor_tensorboard_needs_tensorboard(tmp_path, monkeypatch):
+    """Without the tensorboard package tf.summary fails at its first write; the monitor says
+    what to install at the start of fit, before any step is trained."""
+    model, x, y = _monitored_model()
+    monkeypatch.setitem(__import__("sys").modules, "tensorboard", None)
+    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), tensorboard_dir=tmp_path / "flow")
+    with pytest.raises(ImportError, match="missing: tensorboard"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0
+    assert not (tmp_path / "flow").exists()

@@ -334,3 +334,56 @@ def test_adding_problem_input_stddev_reaches_the_input_weights(tmp_path, capsys)
             ["--quick", "--model", "lstm", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
         )
     assert "argument --input-stddev: not an option of --model lstm" in capsys.readouterr().err
+
+
+def test_adding_problem_quick_with_tensorboard_writes_what_tensorboard_reads(
+    tmp_path, read_tensorboard, capsys
+):
+    """--tensorboard: Keras' TensorBoard logs in OUTPUT_DIR/tensorboard/, with a monitor's
+    grad_* scalars (it sits before TensorBoard) and its per-step figure as an image."""
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.uniform(size=(8, 20)), np.zeros((8, 20))], axis=-1).astype("float32")
+    monitor = keras_rnninit.GradientFlowMonitor(data=(x, np.ones((8, 1), "float32")))
+    load_example("adding_problem").main(
+        ["--quick", "--tensorboard", "--output-dir", str(tmp_path)], callbacks=[monitor]
+    )
+    check_outputs(str(tmp_path), 2, ["loss"])
+    log_dir = tmp_path / "tensorboard"
+    assert f"tensorboard --logdir {log_dir}" in capsys.readouterr().out
+    train = read_tensorboard(log_dir / "train")
+    first_layer = next(iter(monitor.records[-1]["timestep_norms"]))
+    for tag in ("epoch_loss", "epoch_learning_rate", "epoch_grad_norm",
+                f"epoch_grad_reach/{first_layer}"):
+        assert train[tag]["plugin"] == "scalars" and train[tag]["steps"] == [0, 1], tag
+    with open(tmp_path / "history.csv", newline="") as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    np.testing.assert_allclose(train["epoch_loss"]["values"], losses, rtol=1e-5)
+    validation = read_tensorboard(log_dir / "validation")
+    assert validation["epoch_loss"]["steps"] == [0, 1]
+    images = read_tensorboard(log_dir / "gradient_flow")["gradient_flow"]
+    assert images["plugin"] == "images" and images["steps"] == [0, 1]
+    assert all(png.startswith(PNG_MAGIC) for _, _, png in images["values"])
+
+
+@pytest.mark.parametrize(
+    "name, argv, runs",
+    [
+        ("gradient_flow_plot", ["--quick", "--timesteps", "12", "--units", "4"],
+         {"tanh_rnn": True, "irnn": True}),
+        pytest.param("quickstart", ["--quick"], {"np_rnn": False, "irnn": False},
+                     marks=pytest.mark.slow),
+    ],
+)
+def test_scripts_outside_the_harness_take_tensorboard(name, argv, runs, tmp_path,
+                                                      read_tensorboard):
+    """One TensorBoard run per model; gradient_flow_plot's monitor adds its figure."""
+    extra = ["--output", str(tmp_path / "flow.png")] if name == "gradient_flow_plot" else []
+    load_example(name).main([*argv, *extra, "--tensorboard", "--output-dir", str(tmp_path)])
+    assert sorted(os.listdir(tmp_path / "tensorboard")) == sorted(runs)
+    for run, monitored in runs.items():
+        train = read_tensorboard(tmp_path / "tensorboard" / run / "train")
+        assert train["epoch_loss"]["plugin"] == "scalars"
+        assert ("epoch_grad_norm" in train) == monitored
+        if monitored:
+            images = read_tensorboard(tmp_path / "tensorboard" / run / "gradient_flow")
+            assert images["gradient_flow"]["steps"] == [0, 1]

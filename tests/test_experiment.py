@@ -292,3 +292,29 @@ def test_cosine_learning_rate_decays_to_one_percent_over_the_run():
         experiment.make_optimizer(args)
     constant = experiment.make_optimizer(experiment.parse_args(_parser(), []), total_steps=10)
     assert isinstance(constant.get_config()["learning_rate"], float)
+
+
+def test_tensorboard_flag_is_off_by_default_and_refused_without_tensorboard(monkeypatch, capsys):
+    assert experiment.parse_args(_parser(), []).tensorboard is False
+    assert experiment.parse_args(_parser(), ["--tensorboard"]).tensorboard is True
+    # Without the tensorboard package, tf.summary fails at the first write, after training
+    # started; the flag is a usage error that says what to install instead.
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(SystemExit) as error:
+        experiment.parse_args(_parser(), ["--tensorboard"])
+    assert error.value.code == 2
+    assert "argument --tensorboard" in capsys.readouterr().err
+    with pytest.raises(ImportError, match="pip install tensorboard"):
+        experiment.tensorboard_callbacks("logs")
+
+
+def test_tensorboard_callbacks_point_monitors_without_a_folder_at_the_run(tmp_path):
+    from keras_rnninit.callbacks import GradientFlowMonitor
+
+    unset = GradientFlowMonitor()
+    own = GradientFlowMonitor(tensorboard_dir=str(tmp_path / "elsewhere"))
+    added = experiment.tensorboard_callbacks(str(tmp_path / "tb"), [unset, own])
+    assert [type(c) for c in added] == [keras.callbacks.TensorBoard]
+    assert added[0].log_dir == str(tmp_path / "tb")
+    assert unset.tensorboard_dir == str(tmp_path / "tb" / "gradient_flow")
+    assert own.tensorboard_dir == str(tmp_path / "elsewhere")

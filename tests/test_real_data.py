@@ -26,11 +26,11 @@ def _compare_models():
     return module
 
 
-def test_protocol_runs_every_family_on_idx_files(tmp_path, write_mnist_files):
+def test_protocol_runs_every_family_on_idx_files(tmp_path, write_mnist_files, read_tensorboard):
     write_mnist_files(tmp_path)
     module = _compare_models()
     rows = module.compare(str(tmp_path), names=["lstm", "bn_indrnn"], quick=True,
-                          output_dir=str(tmp_path), validation_size=8)
+                          output_dir=str(tmp_path), validation_size=8, tensorboard=True)
     assert [row["model"] for row in rows] == ["lstm", "bn_indrnn"]
     for row in rows:
         assert 0.0 <= row["test_accuracy"] <= 1.0
@@ -40,6 +40,15 @@ def test_protocol_runs_every_family_on_idx_files(tmp_path, write_mnist_files):
         stored = json.load(f)
     assert stored["rows"] == json.loads(json.dumps(rows))
     assert stored["protocol"]["steps_per_epoch"] == module.QUICK["steps_per_epoch"]
+    assert "tensorboard" not in stored["protocol"]
+    for name in ("lstm", "bn_indrnn"):
+        train = read_tensorboard(tmp_path / "tensorboard" / name / "train")
+        assert train["epoch_sparse_categorical_accuracy"]["steps"] == [0, 1]
+
+
+def test_compare_with_tensorboard_needs_an_output_dir(tmp_path):
+    with pytest.raises(ValueError, match="output_dir=None"):
+        _compare_models().compare(str(tmp_path), names=["lstm"], quick=True, tensorboard=True)
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import os
 import keras
 import numpy as np
 
+from keras_rnninit.callbacks import _tensorboard
 from keras_rnninit.callbacks import _utils
 
 _PACKAGE = "keras_rnninit"
@@ -125,6 +126,10 @@ class GradientFlowMonitor(keras.callbacks.Callback):
     The per-step norms are kept in `self.records`, optionally appended to a CSV file
     (`epoch,batch,layer,timestep,norm`; a later `fit` appends) and plotted to a PNG at the end of `fit` (matplotlib is
     imported only then; a missing matplotlib raises an `ImportError` at the start of `fit`).
+With `tensorboard_dir`, every measurement also writes that plot, of the measurements so far, as
+the image `gradient_flow` to TensorBoard event files in that folder (at step `epoch` with
+`frequency="epoch"`, else at the optimizer's iteration count); this needs matplotlib and
+TensorFlow (as the event-file writer, on any Keras backend).
 
     A NaN/Inf gradient, or a norm above `max_norm`, stops training (`on_failure="stop"`: the
     weights of the last measurement that passed, or of the start of `fit`, are restored and
@@ -151,6 +156,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         reach_fraction: Threshold for `grad_reach`, relative to the largest per-step norm.
             Defaults to `1e-3`.
         log_prefix: Prefix of the names written into `logs`. Defaults to `"grad"`.
+        tensorboard_dir: Folder for TensorBoard event files with the gradient-flow image, or
+            `None`. Defaults to `None`.
 
     Example:
 
@@ -174,6 +181,7 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         plot_path=None,
         reach_fraction=1e-3,
         log_prefix="grad",
+        tensorboard_dir=None,
     ):
         super().__init__()
         owner = "GradientFlowMonitor"
@@ -201,6 +209,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         if not isinstance(log_prefix, str) or not log_prefix:
             raise ValueError(f"{owner} expects `log_prefix` to be a non-empty str. Received: log_prefix={log_prefix!r}")
         self.log_prefix = log_prefix
+        self.tensorboard_dir = None if tensorboard_dir is None else str(tensorboard_dir)
+        self._image_writer = None
         self.records = []
         self.failure = None
         self._measure = None
@@ -228,8 +238,10 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         model = self.model
         if self.data is None:
             raise ValueError("GradientFlowMonitor needs a held-out batch. Received: data=None")
-        if self.plot_path is not None:
+        if self.plot_path is not None or self.tensorboard_dir is not None:
             _import_figure()
+        if self.tensorboard_dir is not None:
+            _tensorboard.import_summary()
         x, y = self.data[0], self.data[1]
         sample_weight = self.data[2] if len(self.data) == 3 else None
         trainable = list(model.trainable_variables)
@@ -327,10 +339,21 @@ class GradientFlowMonitor(keras.callbacks.Callback):
                 for name, norms in record["timestep_norms"].items():
                     for t, value in enumerate(norms):
                         writer.writerow([epoch, batch, name, t, repr(float(value))])
+        if self._image_writer is not None and record["timestep_norms"]:
+            # Written before the check, so the image of a failing gradient is there to see.
+            self._image_writer.write(self.records, self._tensorboard_step(epoch, batch))
         self._check(record, epoch, batch)
         # Weights whose gradient passed the check: what a failure later restores.
         self._good_weights = self.model.get_weights()
         return scalars
+
+    def _tensorboard_step(self, epoch, batch):
+        # Keras' TensorBoard callback logs epoch scalars at step `epoch`; a per-batch
+        # measurement goes at the optimizer's step count, which continues across fits.
+        optimizer = getattr(self.model, "optimizer", None)
+        if batch is None or optimizer is None:
+            return epoch
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
     def _check(self, record, epoch, batch):
         where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
@@ -372,6 +395,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self._batches = 0
         self._build()
         self._good_weights = self.model.get_weights()
+        if self.tensorboard_dir is not None:
+            self._image_writer = _tensorboard.GradientFlowImageWriter(self.tensorboard_dir)
         if self.csv_path is not None and (
             not os.path.exists(self.csv_path) or os.path.getsize(self.csv_path) == 0
         ):
@@ -416,6 +441,9 @@ class GradientFlowMonitor(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.plot_path is not None and self.records:
             self.plot(self.plot_path)
+        if self._image_writer is not None:
+            self._image_writer.close()
+            self._image_writer = None
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -441,6 +469,7 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             "plot_path": self.plot_path,
             "reach_fraction": self.reach_fraction,
             "log_prefix": self.log_prefix,
+            "tensorboard_dir": self.tensorboard_dir,
         }
 
     @classmethod

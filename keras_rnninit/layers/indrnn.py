@@ -309,12 +309,14 @@ class IndRNN(keras.layers.RNN):
     `return_state`, dropout and mixed precision work with every method (float16 and bfloat16
     recurrences are computed in float32).
 
+    The cell's arguments, `activation`, `use_bias`, `kernel_initializer`,
+    `recurrent_initializer`, `bias_initializer`, `kernel_regularizer`, `recurrent_regularizer`,
+    `bias_regularizer`, `kernel_constraint`, `recurrent_constraint`, `bias_constraint`,
+    `dropout`, `timesteps`, `last_layer`, `gamma`, `epsilon` and `seed`, are as in
+    `keras_rnninit.IndRNNCell`, with the same defaults.
+
     Args:
         units: Positive int, number of units.
-        activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-        kernel_regularizer, recurrent_regularizer, bias_regularizer, kernel_constraint,
-        recurrent_constraint, bias_constraint, dropout, timesteps, last_layer, gamma,
-        epsilon, seed: As in `keras_rnninit.IndRNNCell`, with the same defaults.
         method: `"auto"`, `"sequential"`, `"chunked"` or `"parallel"`. Defaults to `"auto"`.
         return_sequences: Whether to return every step's output. Defaults to `False`.
         return_state: Whether to return the last state too. Defaults to `False`.
