@@ -22,6 +22,11 @@ then `Dense(1)`, mean squared error, Adam. The rungs of the ladder:
   same cell.
 - `simple_rnn`: `keras.layers.SimpleRNN(activation="relu")`.
 - `lstm`: `keras.layers.LSTM`.
+- `bn_indrnn`, `res_indrnn`: the deep recipes of `keras_rnninit.models.build_model` at
+  `layers` depth, each with its twin (`bn_indrnn_twin`, `res_indrnn_twin`: every IndRNN
+  replaced by `Dense(units, relu)`, batch normalization, residual Dense layers and dropout kept).
+- `torch_twin`, `torch_indrnn_loop`, `torch_rnn_relu`, `torch_lstm`: PyTorch's networks on the
+  same batches, in their own process, when torch is installed (`keras_rnninit.benchmark_torch`).
 
 The table gives each row's time, its ratio to the twin at the same length, and each peer's ratio
 to `IndRNN(method="auto")` (how many times slower the peer is). `--output FILE` writes the rows as
@@ -33,6 +38,7 @@ XLA-compiled training step grows as T^2, at T = 5000); ask for it alone to time 
 import argparse
 import gc
 import importlib.metadata
+import importlib.util
 import json
 import math
 import os
@@ -46,7 +52,36 @@ import time
 
 import numpy as np
 
-MODELS = ("twin", "indrnn", "rnn_indrnn_cell", "simple_rnn", "lstm")
+from keras_rnninit import benchmark_torch
+
+KERAS_MODELS = (
+    "twin",
+    "indrnn",
+    "rnn_indrnn_cell",
+    "simple_rnn",
+    "lstm",
+    "bn_indrnn_twin",
+    "bn_indrnn",
+    "res_indrnn_twin",
+    "res_indrnn",
+)
+# PyTorch's rungs, timed in their own process (`keras_rnninit.benchmark_torch`) when torch is
+# installed.
+TORCH_MODELS = benchmark_torch.MODELS
+MODELS = KERAS_MODELS + TORCH_MODELS
+# The deep recipes, built by `keras_rnninit.models.build_model`, each with its own twin: the same
+# layers (batch normalization, residual Dense, dropout) with every IndRNN replaced by a Dense
+# of the same width and activation.
+DEEP_MODELS = ("bn_indrnn", "res_indrnn")
+DEEP_TWINS = ("bn_indrnn_twin", "res_indrnn_twin")
+# Which twin each rung's `vs_twin` divides by.
+TWIN_OF = {
+    "bn_indrnn": "bn_indrnn_twin",
+    "bn_indrnn_twin": "bn_indrnn_twin",
+    "res_indrnn": "res_indrnn_twin",
+    "res_indrnn_twin": "res_indrnn_twin",
+    **{model: "torch_twin" for model in TORCH_MODELS},
+}
 METHODS = ("auto", "sequential", "chunked", "parallel")
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_TIMESTEPS = (100, 250, 500, 1000, 5000)
@@ -112,19 +147,27 @@ def build_model(
     units=128,
     layers=2,
     jit_compile=True,
+    dropout=0.0,
 ):
     """Builds and compiles one rung of the ladder.
 
     Args:
-        model: One of `"twin"`, `"indrnn"`, `"rnn_indrnn_cell"`, `"simple_rnn"`, `"lstm"`.
+        model: One of `MODELS`: `"twin"`, `"indrnn"`, `"rnn_indrnn_cell"`, `"simple_rnn"`,
+            `"lstm"`, or a deep recipe (`"bn_indrnn"`, `"res_indrnn"`, built by
+            `keras_rnninit.models.build_model`) or its twin (`"bn_indrnn_twin"`,
+            `"res_indrnn_twin"`).
         timesteps: Sequence length T. The IndRNN rungs also get it as `timesteps=`, so they train
             with the paper's bound on `u` (the last layer with `last_layer=True`).
-        method: IndRNN's `method`, for `model="indrnn"` only. Defaults to `None` (`"auto"`).
+        method: IndRNN's `method`, for `model="indrnn"` and the deep recipes only. Defaults to
+            `None` (`"auto"`).
         batch_size: Batch size. Defaults to `32`.
         input_dim: Features per step. Defaults to `2`.
         units: Units per layer. Defaults to `128`.
-        layers: Stacked recurrent layers; all but the last return sequences. Defaults to `2`.
+        layers: Stacked recurrent layers; all but the last return sequences. For `res_indrnn`
+            (two IndRNN layers per residual block) it must be even. Defaults to `2`.
         jit_compile: Passed to `compile`. Defaults to `True`.
+        dropout: The deep recipes' (and their twins') dropout between layers, one mask per
+            sequence shared by every step. Defaults to `0.0`.
 
     Returns:
         A compiled `keras.Model` mapping `(batch_size, timesteps, input_dim)` to `(batch_size, 1)`.
@@ -137,6 +180,21 @@ def build_model(
     if model not in MODELS:
         raise ValueError(f"`model` must be one of {MODELS}. Received: model={model!r}")
     inputs = keras.Input(shape=(timesteps, input_dim), batch_size=batch_size)
+    if model in DEEP_MODELS:
+        network = _build_deep_recipe(model, inputs, method, units, layers, dropout)
+    elif model in DEEP_TWINS:
+        network = _build_deep_twin(model, inputs, units, layers, dropout)
+    else:
+        network = _build_stack(model, inputs, timesteps, method, units, layers)
+    network.compile(
+        optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=jit_compile
+    )
+    return network
+
+
+def _build_stack(model, inputs, timesteps, method, units, layers):
+    """The adding problem's stack of `layers` recurrent layers (or the twin's Dense layers)."""
+    keras = _keras()
     x = inputs
     for index in range(layers):
         last = index == layers - 1
@@ -164,11 +222,72 @@ def build_model(
         else:
             x = keras.layers.LSTM(units, return_sequences=sequences)(x)
     outputs = keras.layers.Dense(1)(x)
-    network = keras.Model(inputs, outputs, name=f"benchmark_{model}")
-    network.compile(
-        optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=jit_compile
+    return keras.Model(inputs, outputs, name=f"benchmark_{model}")
+
+
+def _build_deep_recipe(model, inputs, method, units, layers, dropout):
+    """`bn_indrnn` or `res_indrnn` exactly as `keras_rnninit.models.build_model` builds it for
+    the adding problem (regression at the last step), on the benchmark's fixed-batch input."""
+    from keras_rnninit import models
+
+    keras = _keras()
+    if model == "res_indrnn" and layers % 2:
+        raise ValueError(
+            "res_indrnn has two IndRNN layers per residual block: `layers` must be even. "
+            f"Received: layers={layers}"
+        )
+    built = models.build_model(
+        model,
+        tuple(inputs.shape[1:]),
+        units=units,
+        num_layers=layers,
+        dropout=dropout,
+        method=method or "auto",
+        seed=0,
     )
-    return network
+    return keras.Model(inputs, built(inputs), name=f"benchmark_{model}")
+
+
+def _build_deep_twin(model, inputs, units, layers, dropout):
+    """The deep recipe `TWIN_OF[model]` twins, with each IndRNN replaced by `Dense(units,
+    relu)`: batch normalization (momentum 0.9, over batch and time), the residual blocks'
+    Dense projections and sums, and the time-shared dropout are kept, so the two differ by
+    the recurrence alone (and by the `units` recurrent weights of each IndRNN layer)."""
+    keras = _keras()
+
+    def dense(width, index, activation=None):
+        return keras.layers.Dense(width, activation=activation, name=f"twin_{index}")
+
+    def norm(name):
+        return keras.layers.BatchNormalization(momentum=0.9, name=name)
+
+    def drop(name):
+        return keras.layers.Dropout(dropout, noise_shape=(None, 1, units), seed=0, name=name)
+
+    x = inputs
+    if model == "bn_indrnn_twin":
+        for index in range(layers):
+            x = norm(f"batch_norm_{index}")(dense(units, index, "relu")(x))
+            if dropout > 0 and index < layers - 1:
+                x = drop(f"dropout_{index}")(x)
+    else:
+        if layers % 2:
+            raise ValueError(
+                "res_indrnn_twin mirrors two IndRNN layers per residual block: `layers` must "
+                f"be even. Received: layers={layers}"
+            )
+        x = keras.layers.Dense(units, name="projection")(x)
+        for index in range(0, layers, 2):
+            branch = x
+            for inner in (index, index + 1):
+                branch = dense(units, inner, "relu")(norm(f"batch_norm_{inner}")(branch))
+                if dropout > 0:
+                    branch = drop(f"dropout_{inner}")(branch)
+                branch = keras.layers.Dense(units, name=f"block_projection_{inner}")(branch)
+            x = keras.layers.Add(name=f"residual_{index // 2}")([x, branch])
+        x = norm("bn_final")(x)
+    outputs = keras.layers.Dense(1, name="prediction")(x[:, -1])
+    return keras.Model(inputs, outputs, name=f"benchmark_{model}")
 
 
 def _max_rss_mib():
@@ -256,6 +375,7 @@ def run_benchmark(
     jit_compile=True,
     max_seconds_per_row=120.0,
     log=None,
+    dropout=0.0,
 ):
     """Times every requested rung at every length on the current Keras backend.
 
@@ -275,6 +395,8 @@ def run_benchmark(
             rung's shorter lengths passes this; a row that runs stops repeating once past it.
             `None` for no limit. Defaults to `120.0`.
         log: Called with one line of progress per row, or `None`. Defaults to `None`.
+        dropout: The deep recipes' and their twins' dropout (see `build_model`). Defaults to
+            `0.0`.
 
     Returns:
         A list of row dicts (see `ROW_KEYS`), with the ratios filled in by `add_ratios`.
@@ -286,9 +408,12 @@ def run_benchmark(
     ... )
     """
     keras = _keras()
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in KERAS_MODELS]
     if unknown:
-        raise ValueError(f"`models` must be taken from {MODELS}. Received: models={list(models)}")
+        raise ValueError(
+            f"`models` must be taken from {KERAS_MODELS} (the PyTorch rungs run in their own "
+            f"process: `run_torch_rungs`). Received: models={list(models)}"
+        )
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(
@@ -318,6 +443,7 @@ def run_benchmark(
                 "units": units,
                 "layers": layers,
                 "jit_compile": jit_compile,
+                "dropout": dropout if model in DEEP_MODELS + DEEP_TWINS else None,
                 "ms_per_step": None,
                 "repeats": 0,
                 "note": None,
@@ -354,6 +480,7 @@ def run_benchmark(
                         units=units,
                         layers=layers,
                         jit_compile=jit_compile,
+                        dropout=dropout,
                     )
                     row.update(
                         time_training_step(
@@ -386,6 +513,96 @@ def run_benchmark(
     return rows
 
 
+def _torch_installed():
+    # Found without importing it: importing torch here would put its thread pool in the
+    # process that times the Keras rungs.
+    return importlib.util.find_spec("torch") is not None
+
+
+def run_torch_rungs(
+    models=TORCH_MODELS,
+    timesteps=DEFAULT_TIMESTEPS,
+    batch_size=32,
+    input_dim=2,
+    units=128,
+    layers=2,
+    repeats=5,
+    warmup=1,
+    max_seconds_per_row=120.0,
+    log=None,
+):
+    """Times the PyTorch rungs (`keras_rnninit.benchmark_torch`) in a subprocess, on the same
+    batches as the Keras rungs (`make_adding_batch`, seed 0).
+
+    torch is optional: without it every requested row is a skipped row whose note says so.
+    The subprocess imports neither Keras nor this package, so no backend's thread pool
+    competes with torch's. A row that runs stops repeating once past `max_seconds_per_row`
+    (nothing is predicted or skipped: PyTorch's loops grow linearly in T).
+
+    Args:
+        models: Rungs, from `TORCH_MODELS`. Defaults to all.
+        timesteps: As in `run_benchmark`.
+        batch_size: As in `run_benchmark`.
+        input_dim: As in `run_benchmark`.
+        units: As in `run_benchmark`.
+        layers: As in `run_benchmark`.
+        repeats: As in `run_benchmark`.
+        warmup: As in `run_benchmark`.
+        max_seconds_per_row: As in `run_benchmark`.
+        log: As in `run_benchmark`.
+
+    Returns:
+        A list of row dicts with `backend="torch"` (see `ROW_KEYS`), `vs_twin` filled in
+        (against `torch_twin`); `add_ratios` over these and the Keras rows fills
+        `vs_indrnn_auto`.
+    """
+    unknown = [m for m in models if m not in TORCH_MODELS]
+    if unknown:
+        raise ValueError(
+            f"`models` must be taken from {TORCH_MODELS}. Received: models={list(models)}"
+        )
+    machine = describe_machine()
+
+    def skipped(note):
+        return add_ratios([
+            {
+                "backend": "torch", "model": model, "method": None, "timesteps": length,
+                "batch_size": batch_size, "input_dim": input_dim, "units": units,
+                "layers": layers, "jit_compile": False, "dropout": None, "ms_per_step": None,
+                "repeats": 0, "note": note, "machine": machine,
+            }
+            for length in sorted(timesteps)
+            for model in models
+        ])
+
+    if not _torch_installed():
+        return skipped("skipped: torch is not installed (optional: pip install torch)")
+    with tempfile.TemporaryDirectory() as directory:
+        for length in sorted(timesteps):
+            inputs, targets = make_adding_batch(batch_size, length, input_dim)
+            np.save(os.path.join(directory, f"inputs_{length}.npy"), inputs)
+            np.save(os.path.join(directory, f"targets_{length}.npy"), targets)
+        path = os.path.join(directory, "rows.json")
+        command = [
+            sys.executable, benchmark_torch.__file__, "--data", directory, "--output", path,
+            "--models", ",".join(models), "--units", str(units), "--layers", str(layers),
+            "--repeats", str(repeats), "--warmup", str(warmup),
+            "--max-seconds-per-row", str(max_seconds_per_row or 0),
+        ]
+        if log is None:
+            command.append("--quiet")
+        if log is not None:
+            log("=== torch ===")
+        result = subprocess.run(command)
+        if result.returncode != 0 or not os.path.exists(path):
+            return skipped(f"failed: the torch subprocess exited with status {result.returncode}")
+        with open(path) as handle:
+            rows = json.load(handle)
+    for row in rows:
+        row["machine"] = machine
+    return add_ratios(rows)
+
+
 ROW_KEYS = (
     "backend",
     "model",
@@ -396,6 +613,7 @@ ROW_KEYS = (
     "units",
     "layers",
     "jit_compile",
+    "dropout",
     "ms_per_step",
     "repeats",
     "vs_twin",
@@ -415,10 +633,13 @@ def _progress_line(row):
 
 
 def add_ratios(rows):
-    """Fills `vs_twin` (time / twin's time) and `vs_indrnn_auto` (time / IndRNN auto's time).
+    """Fills `vs_twin` (time / its twin's time) and `vs_indrnn_auto` (time / IndRNN auto's).
 
-    Rows are matched on backend, length, batch size, input size, units, layers and
-    `jit_compile`; a ratio is `None` where its reference was not measured.
+    Rows are matched on backend, length, batch size, input size, units, layers, `jit_compile`
+    and dropout; a ratio is `None` where its reference was not measured. A rung's twin is
+    `TWIN_OF[model]` (`"twin"` for the two-layer ladder's rungs). The PyTorch rungs' IndRNN
+    reference is the fastest `IndRNN(method="auto")` row of any Keras backend at the same
+    length and sizes: how many times slower than this package the PyTorch network is.
 
     Args:
         rows: Row dicts, updated in place.
@@ -426,37 +647,42 @@ def add_ratios(rows):
     Returns:
         The same list.
     """
+    sizes = ("timesteps", "batch_size", "input_dim", "units", "layers")
 
     def setting(row):
-        return tuple(
-            row[k]
-            for k in (
-                "backend",
-                "timesteps",
-                "batch_size",
-                "input_dim",
-                "units",
-                "layers",
-                "jit_compile",
-            )
+        return (row["backend"], row["jit_compile"], row.get("dropout")) + tuple(
+            row[k] for k in sizes
         )
 
     twin = {}
     auto = {}
+    fastest_auto = {}
     for row in rows:
         if row["ms_per_step"] is None:
             continue
-        if row["model"] == "twin":
-            twin[setting(row)] = row["ms_per_step"]
+        twin[(row["model"], setting(row))] = row["ms_per_step"]
         if row["model"] == "indrnn" and row["method"] == "auto":
             auto[setting(row)] = row["ms_per_step"]
+            key = tuple(row[k] for k in sizes)
+            fastest_auto[key] = min(fastest_auto.get(key, math.inf), row["ms_per_step"])
     for row in rows:
         ms = row["ms_per_step"]
-        ref_twin = twin.get(setting(row))
-        ref_auto = auto.get(setting(row))
-        row["vs_twin"] = None if ms is None or ref_twin is None else ms / ref_twin
+        reference = twin.get((TWIN_OF.get(row["model"], "twin"), _twin_setting(row, setting)))
+        if row["model"] in TORCH_MODELS:
+            ref_auto = fastest_auto.get(tuple(row[k] for k in sizes))
+        else:
+            ref_auto = auto.get(_twin_setting(row, setting, dropout=False))
+        row["vs_twin"] = None if ms is None or reference is None else ms / reference
         row["vs_indrnn_auto"] = None if ms is None or ref_auto is None else ms / ref_auto
     return rows
+
+
+def _twin_setting(row, setting, dropout=True):
+    # The two-layer ladder's rungs have no dropout; a deep recipe with dropout compares with
+    # its twin at the same dropout, and with IndRNN(auto), which has none.
+    if dropout and row["model"] in DEEP_MODELS + DEEP_TWINS:
+        return setting(row)
+    return setting({**row, "dropout": None})
 
 
 def format_table(rows):
@@ -638,7 +864,19 @@ def _parser():
     parser.add_argument("--batch-size", type=int, default=32, help="Default: 32.")
     parser.add_argument("--input-dim", type=int, default=2, help="Default: 2.")
     parser.add_argument("--units", type=int, default=128, help="Default: 128.")
-    parser.add_argument("--layers", type=int, default=2, help="Default: 2.")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=2,
+        help="Recurrent layers (res_indrnn: even, two per residual block). Default: 2.",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="Dropout between the deep recipes' layers (and their twins'), one mask per "
+        "sequence. Default: 0.",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="Timed steps per row. Default: 5.")
     parser.add_argument(
         "--warmup",
@@ -672,19 +910,22 @@ def _check_positive(parser, args):
             parser.error(f"{option} must be >= 1. Received: {getattr(args, name)}")
     if args.warmup < 0:
         parser.error(f"--warmup must be >= 0. Received: {args.warmup}")
+    if not 0 <= args.dropout < 1:
+        parser.error(f"--dropout must be in [0, 1). Received: {args.dropout}")
     if any(t < 1 for t in args.timesteps):
         parser.error(f"--timesteps must be positive. Received: {args.timesteps}")
 
 
-def _run_backends(argv, backends, log):
+def _run_backends(argv, backends, models, log):
     """Runs this module once per backend in a subprocess and returns the merged rows."""
     rows = []
     for backend in backends:
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "rows.json")
-            # The parent times the input pipeline once, against every backend's rows.
-            child = _strip_options(argv, ("--backends", "--output"))
-            child += ["--output", path, "--no-pipeline"]
+            # The parent times the input pipeline once, against every backend's rows, and the
+            # PyTorch rungs once, in their own process.
+            child = _strip_options(argv, ("--backends", "--output", "--models"))
+            child += ["--output", path, "--no-pipeline", "--models", ",".join(models)]
             env = dict(os.environ, KERAS_BACKEND=backend)
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             log(f"=== backend {backend} ===")
@@ -730,11 +971,14 @@ def main(argv=None):
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    if args.backends:
-        rows = _run_backends(argv, args.backends, log)
-    else:
+    keras_models = [m for m in args.models if m in KERAS_MODELS]
+    torch_models = [m for m in args.models if m in TORCH_MODELS]
+    rows = []
+    if keras_models and args.backends:
+        rows = _run_backends(argv, args.backends, keras_models, log)
+    elif keras_models:
         rows = run_benchmark(
-            models=args.models,
+            models=keras_models,
             methods=args.methods,
             timesteps=args.timesteps,
             batch_size=args.batch_size,
@@ -746,7 +990,22 @@ def main(argv=None):
             jit_compile=not args.no_jit,
             max_seconds_per_row=args.max_seconds_per_row or None,
             log=log,
+            dropout=args.dropout,
         )
+    if torch_models:
+        rows += run_torch_rungs(
+            models=torch_models,
+            timesteps=args.timesteps,
+            batch_size=args.batch_size,
+            input_dim=args.input_dim,
+            units=args.units,
+            layers=args.layers,
+            repeats=args.repeats,
+            warmup=args.warmup,
+            max_seconds_per_row=args.max_seconds_per_row or None,
+            log=log if not args.quiet else None,
+        )
+    add_ratios(rows)
     print(describe_machine())
     print(
         f"B={args.batch_size}, D={args.input_dim}, H={args.units}, layers={args.layers}, "

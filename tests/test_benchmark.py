@@ -213,3 +213,131 @@ def test_backends_run_in_subprocesses_and_merge(tmp_path, capsys):
     _check_row(rows[0], backend)
     assert rows[0]["vs_twin"] == 1.0
     assert f"| {backend} | 4 | twin |" in capsys.readouterr().out
+
+
+def _count_layers(layer, kind):
+    found = 1 if isinstance(layer, kind) else 0
+    for sublayer in getattr(layer, "_layers", []) or []:
+        found += _count_layers(sublayer, kind)
+    return found
+
+
+@pytest.mark.parametrize("recipe", benchmark.DEEP_MODELS)
+def test_deep_twin_is_the_recipe_without_recurrence(recipe):
+    import keras_rnninit
+
+    twin_name = benchmark.TWIN_OF[recipe]
+    deep = benchmark.build_model(recipe, timesteps=6, batch_size=4, units=4, layers=4, dropout=0.1)
+    twin = benchmark.build_model(
+        twin_name, timesteps=6, batch_size=4, units=4, layers=4, dropout=0.1
+    )
+    # Every IndRNN layer became a Dense of the same width: the twin lacks exactly the 4
+    # recurrent vectors of 4 units, and keeps every batch normalization and dropout.
+    assert deep.count_params() - twin.count_params() == 4 * 4
+    assert _count_layers(deep, keras_rnninit.IndRNN) == 4
+    assert _count_layers(twin, keras_rnninit.IndRNN) == 0
+    for kind in (keras.layers.BatchNormalization, keras.layers.Dropout):
+        assert _count_layers(deep, kind) == _count_layers(twin, kind) > 0
+    # Nothing but the last step reaches the twin's output (no recurrence, no mixing over time
+    # outside batch normalization's statistics, which inference does not use).
+    inputs, _ = benchmark.make_adding_batch(4, 6)
+    changed = inputs.copy()
+    changed[:, :-1] += 1.0
+    np.testing.assert_allclose(
+        twin.predict(inputs, verbose=0), twin.predict(changed, verbose=0), rtol=1e-5
+    )
+
+
+def test_deep_rungs_run_with_their_own_twins():
+    models = ("bn_indrnn_twin", "bn_indrnn", "res_indrnn_twin", "res_indrnn")
+    rows = benchmark.run_benchmark(
+        models=models, methods=("auto",), timesteps=(6,), repeats=1, warmup=0, units=4,
+        dropout=0.1,
+    )
+    backend = keras.backend.backend()
+    by_model = {row["model"]: row for row in rows}
+    for row in rows:
+        _check_row(row, backend)
+        assert row["note"] is None, row["note"]
+    for recipe in benchmark.DEEP_MODELS:
+        row = by_model[recipe]
+        twin = by_model[benchmark.TWIN_OF[recipe]]
+        assert row["dropout"] == twin["dropout"] == 0.1
+        assert row["vs_twin"] == pytest.approx(row["ms_per_step"] / twin["ms_per_step"])
+
+
+def test_residual_rungs_need_an_even_depth():
+    rows = benchmark.run_benchmark(
+        models=("res_indrnn",), timesteps=(4,), repeats=1, warmup=0, units=4, layers=3
+    )
+    assert rows[0]["ms_per_step"] is None
+    assert "Received: layers=3" in rows[0]["note"]
+
+
+def test_ratios_of_deep_and_torch_rows():
+    rows = [
+        _row("twin", 10.0),
+        _row("indrnn", 20.0, method="auto"),
+        {**_row("bn_indrnn_twin", 15.0), "dropout": 0.0},
+        {**_row("bn_indrnn", 30.0), "dropout": 0.0},
+        {**_row("indrnn", 16.0, method="auto"), "backend": "other"},
+        {**_row("torch_twin", 8.0), "backend": "torch", "jit_compile": False},
+        {**_row("torch_lstm", 80.0), "backend": "torch", "jit_compile": False},
+    ]
+    benchmark.add_ratios(rows)
+    # A deep recipe against its own twin, and against IndRNN(auto) of its backend.
+    assert rows[3]["vs_twin"] == 2.0 and rows[3]["vs_indrnn_auto"] == 1.5
+    # PyTorch rows: against PyTorch's twin, and against the fastest Keras backend's IndRNN.
+    assert rows[6]["vs_twin"] == 10.0 and rows[6]["vs_indrnn_auto"] == 5.0
+
+
+def test_torch_rungs_are_skipped_without_torch(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(benchmark, "_torch_installed", lambda: False)
+    rows = benchmark.run_torch_rungs(timesteps=(4, 8), units=4, repeats=1, warmup=0)
+    assert [(r["model"], r["timesteps"]) for r in rows] == [
+        (m, t) for t in (4, 8) for m in benchmark.TORCH_MODELS
+    ]
+    for row in rows:
+        _check_row(row, "torch")
+        assert row["note"].startswith("skipped: torch is not installed")
+    # The command line carries on with the Keras rows.
+    path = tmp_path / "rows.json"
+    status = benchmark.main(
+        ["--models", "twin,torch_lstm", "--timesteps", "4", "--repeats", "1", "--warmup", "0",
+         "--units", "4", "--no-pipeline", "--quiet", "--output", str(path)]
+    )
+    assert status == 0
+    assert [r["model"] for r in json.loads(path.read_text())] == ["twin", "torch_lstm"]
+
+
+def test_torch_rungs_run_in_their_own_process():
+    pytest.importorskip("torch")
+    rows = benchmark.run_torch_rungs(timesteps=(4,), units=4, repeats=1, warmup=0)
+    assert [r["model"] for r in rows] == list(benchmark.TORCH_MODELS)
+    for row in rows:
+        _check_row(row, "torch")
+        assert row["jit_compile"] is False and row["input_dim"] == 2
+    assert rows[0]["vs_twin"] == 1.0
+
+
+def test_torch_indrnn_loop_is_the_indrnn_recurrence():
+    torch = pytest.importorskip("torch")
+    from keras_rnninit import benchmark_torch
+
+    network = benchmark_torch.build_network("torch_indrnn_loop", timesteps=5, units=3, layers=1)
+    layer = network.body[0]
+    inputs, _ = benchmark.make_adding_batch(2, 5)
+    with torch.no_grad():
+        states = layer(torch.from_numpy(inputs)).numpy()
+        kernel = layer.projection.weight.numpy().T
+        bias = layer.projection.bias.numpy()
+        u = layer.recurrent.numpy()
+    expected = np.zeros((2, 3), "float32")
+    for step in range(5):
+        expected = np.maximum(inputs[:, step] @ kernel + bias + u * expected, 0.0)
+        np.testing.assert_allclose(states[:, step], expected, rtol=1e-5, atol=1e-6)
+    # The bound is enforced after an update, as the Keras rungs' constraint does.
+    with torch.no_grad():
+        layer.recurrent.fill_(3.0)
+    network.constrain()
+    assert float(layer.recurrent.detach().max()) == pytest.approx(2.0 ** (1 / 5))

@@ -226,19 +226,18 @@ def _make_kernel(spec, method, chunk_size, masked):
         )
 
     def backward(states, upstream, u, h0, m):
+        # du = sum over t, batch of da_t * h_{t-1}, with h_0 the initial state; `later` is
+        # the part t >= 2, which pairs the states with themselves shifted by one step.
         if method == "sequential":
-            d_inputs, d_initial = _backward_sequential(spec, states, upstream, u, m)
+            d_inputs, d_initial, later = _backward_sequential(spec, states, upstream, u, m)
         else:
             # The reverse recurrence's slopes J are bounded by max(1, max|u|) too.
-            d_inputs, d_initial = ops.cond(
+            d_inputs, d_initial, later = ops.cond(
                 _scan_is_exact(upstream, u),
                 lambda: scan_backward(states, upstream, u, m),
                 lambda: _backward_sequential(spec, states, upstream, u, m),
             )
-        # du = sum over t, batch of da_t * h_{t-1}, with h_0 the initial state.
-        d_recurrent = ops.sum(d_inputs[1:] * states[:-1], axis=(0, 1)) + ops.sum(
-            d_inputs[0] * h0, axis=0
-        )
+        d_recurrent = later + ops.sum(d_inputs[0] * h0, axis=0)
         return d_inputs, d_recurrent, d_initial
 
     def scan_backward(states, upstream, u, m):
@@ -256,7 +255,7 @@ def _make_kernel(spec, method, chunk_size, masked):
             delta = _reverse_linear_parallel(next_jacobian, upstream)
         d_inputs = delta * derivative
         d_initial = jacobian[0] * delta[0]
-        return d_inputs, d_initial
+        return d_inputs, d_initial, ops.sum(d_inputs[1:] * states[:-1], axis=(0, 1))
 
     def _upstream(args, upstream):
         # TF and JAX pass the output gradient positionally; torch passes `upstream=`.
@@ -340,9 +339,16 @@ def _forward_sequential(spec, a, u, h0, m):
 
 
 def _backward_sequential(spec, states, upstream, u, m):
-    # One reverse loop does it all: the carry is J_{t+1} * delta_{t+1}, the output da_t.
+    """`(da, dh_0, sum over t >= 2 and the batch of da_t * h_{t-1})` in one reverse loop."""
+    # The carry is (J_{t+1} * delta_{t+1}, da_{t+1}, the du sum so far per batch row), the
+    # output da_t. Step t meets h_t (its input) while it still holds da_{t+1}, so it adds their
+    # product: du needs no shifted copy of the states, and no (T, batch, units) product is
+    # stored to be reduced afterwards (both were copies as large as the states, measured as
+    # the layer's costliest memory traffic outside the loops on a CPU).
     def step(carry, x):
-        delta = x[1] + carry[0]
+        carried, later_input, partial = carry
+        partial = partial + later_input * x[0]
+        delta = x[1] + carried
         derivative = _derivative(spec, x[0])
         if len(x) > 2:
             derivative = derivative * x[2]
@@ -350,13 +356,14 @@ def _backward_sequential(spec, states, upstream, u, m):
         carried = u * d_input
         if len(x) > 2:
             carried = carried + (1 - x[2]) * delta
-        return (carried,), (d_input,)
+        return (carried, d_input, partial), (d_input,)
 
     xs = (states, upstream) if m is None else (states, upstream, m)
-    (d_initial,), (d_inputs,) = _loops.scan(
-        step, (ops.zeros_like(upstream[0]),), xs, reverse=True
+    zeros = ops.zeros_like(upstream[0])
+    (d_initial, _, partial), (d_inputs,) = _loops.scan(
+        step, (zeros, zeros, zeros), xs, reverse=True
     )
-    return d_inputs, d_initial
+    return d_inputs, d_initial, ops.sum(partial, axis=0)
 
 
 # Clamp-affine maps h -> clip(m*h + d, lo, hi), stored as tuples (m, d, lo, hi) of tensors.
