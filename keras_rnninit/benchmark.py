@@ -43,8 +43,6 @@ import json
 import math
 import os
 import platform
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -290,12 +288,6 @@ def _build_deep_twin(model, inputs, units, layers, dropout):
     return keras.Model(inputs, outputs, name=f"benchmark_{model}")
 
 
-def _max_rss_mib():
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # ru_maxrss is in KiB on Linux and in bytes on macOS.
-    return usage / (1024.0 * 1024.0) if sys.platform == "darwin" else usage / 1024.0
-
-
 def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_seconds=None):
     """Median milliseconds of one `train_on_batch` step, after a compile step and warm-up.
 
@@ -312,30 +304,12 @@ def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_second
         A dict: `ms_per_step` (median), `ms_min`, `ms_max`, `repeats` (timed steps actually
         run), `first_step_s` (the compile step, seconds), `loss` (the last step's loss).
     """
-    start = time.perf_counter()
     # train_on_batch returns the loss as a NumPy value, which waits for the step to finish on
     # every backend, so each timed interval covers the whole step.
-    loss = network.train_on_batch(inputs, targets)
-    first_step = time.perf_counter() - start
-    for _ in range(warmup):
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-        loss = network.train_on_batch(inputs, targets)
-    times = []
-    for _ in range(repeats):
-        step_start = time.perf_counter()
-        loss = network.train_on_batch(inputs, targets)
-        times.append(1000.0 * (time.perf_counter() - step_start))
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    return {
-        "ms_per_step": statistics.median(times),
-        "ms_min": min(times),
-        "ms_max": max(times),
-        "repeats": len(times),
-        "first_step_s": first_step,
-        "loss": float(np.asarray(loss).reshape(-1)[0]),
-    }
+    def step():
+        return np.asarray(network.train_on_batch(inputs, targets)).reshape(-1)[0]
+
+    return benchmark_torch.time_steps(step, repeats=repeats, warmup=warmup, max_seconds=max_seconds)
 
 
 def _predict_seconds(history, timesteps, warmup, repeats):
@@ -469,7 +443,7 @@ def run_benchmark(
                 keras.backend.clear_session()
                 gc.collect()
                 keras.utils.set_random_seed(0)
-                rss_before = _max_rss_mib()
+                rss_before = benchmark_torch.max_rss_mib()
                 try:
                     network = build_model(
                         model,
@@ -503,8 +477,8 @@ def run_benchmark(
                     failed.add((model, method))
                 # Peak resident memory of the whole process: it only grows, so the increase is
                 # what this row needed beyond every earlier row, not its own footprint.
-                row["max_rss_mib"] = round(_max_rss_mib(), 1)
-                row["max_rss_increase_mib"] = round(_max_rss_mib() - rss_before, 1)
+                row["max_rss_mib"] = round(benchmark_torch.max_rss_mib(), 1)
+                row["max_rss_increase_mib"] = round(benchmark_torch.max_rss_mib() - rss_before, 1)
                 network = None
             rows.append(row)
             if log is not None:

@@ -31,7 +31,38 @@ import time
 MODELS = ("torch_twin", "torch_indrnn_loop", "torch_rnn_relu", "torch_lstm")
 
 
-def _max_rss_mib():
+def time_steps(step, repeats=5, warmup=1, max_seconds=None):
+    """Times `step()` (one training step that returns its loss once the step has finished):
+    one first (compiling) call, `warmup` untimed calls, then `repeats` timed ones, stopping
+    early once `max_seconds` have passed (at least one timed call always runs). Shared by the
+    Keras and the PyTorch harness, so both report the same dict: `ms_per_step` (median),
+    `ms_min`, `ms_max`, `repeats` (timed calls run), `first_step_s`, `loss` (the last)."""
+    start = time.perf_counter()
+    loss = step()
+    first_step = time.perf_counter() - start
+    for _ in range(warmup):
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            break
+        loss = step()
+    times = []
+    for _ in range(repeats):
+        step_start = time.perf_counter()
+        loss = step()
+        times.append(1000.0 * (time.perf_counter() - step_start))
+        if max_seconds is not None and time.perf_counter() - start > max_seconds:
+            break
+    return {
+        "ms_per_step": statistics.median(times),
+        "ms_min": min(times),
+        "ms_max": max(times),
+        "repeats": len(times),
+        "first_step_s": first_step,
+        "loss": float(loss),
+    }
+
+
+def max_rss_mib():
+    """Peak resident memory of this process, MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return usage / (1024.0 * 1024.0) if sys.platform == "darwin" else usage / 1024.0
 
@@ -131,28 +162,7 @@ def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_second
         # .item() waits for the step, as the Keras harness' NumPy loss does.
         return loss.item()
 
-    start = time.perf_counter()
-    loss = step()
-    first_step = time.perf_counter() - start
-    for _ in range(warmup):
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-        loss = step()
-    times = []
-    for _ in range(repeats):
-        step_start = time.perf_counter()
-        loss = step()
-        times.append(1000.0 * (time.perf_counter() - step_start))
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    return {
-        "ms_per_step": statistics.median(times),
-        "ms_min": min(times),
-        "ms_max": max(times),
-        "repeats": len(times),
-        "first_step_s": first_step,
-        "loss": float(loss),
-    }
+    return time_steps(step, repeats=repeats, warmup=warmup, max_seconds=max_seconds)
 
 
 def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_seconds=None,
@@ -184,7 +194,7 @@ def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_secon
                 "layers": layers, "jit_compile": False, "dropout": None, "ms_per_step": None,
                 "repeats": 0, "note": f"torch {torch.__version__}, {torch.get_num_threads()} threads",
             }
-            rss_before = _max_rss_mib()
+            rss_before = max_rss_mib()
             try:
                 network = build_network(model, timesteps, input_dim, units, layers)
                 row.update(time_training_step(network, x, y, repeats, warmup, max_seconds))
@@ -192,8 +202,8 @@ def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_secon
                     row["note"] += f"; stopped after {row['repeats']} of {repeats} repeats (budget)"
             except Exception as error:  # A rung that cannot run is a row that says why.
                 row["note"] = f"failed: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
-            row["max_rss_mib"] = round(_max_rss_mib(), 1)
-            row["max_rss_increase_mib"] = round(_max_rss_mib() - rss_before, 1)
+            row["max_rss_mib"] = round(max_rss_mib(), 1)
+            row["max_rss_increase_mib"] = round(max_rss_mib() - rss_before, 1)
             rows.append(row)
             if log is not None:
                 ms = row["ms_per_step"]
