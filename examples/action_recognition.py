@@ -1,4 +1,4 @@
-"""
+r"""
 Title: Action recognition from per-frame features (UCF101) or skeletons (NTU RGB+D)
 Description: Classify a video's action from a short sequence of per-frame vectors: frozen-CNN
 features of UCF101 frames (np-RNN's setup) or 3-D skeleton joints of NTU RGB+D (IndRNN's setup).

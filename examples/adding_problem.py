@@ -1,4 +1,4 @@
-"""
+r"""
 Title: The adding problem with IndRNN
 Description: Remember two marked numbers over a long sequence and add them; IndRNN against IRNN,
 np-RNN, LSTM and a tanh RNN.

@@ -1,4 +1,4 @@
-"""
+r"""
 Title: Character-level Penn Treebank language model with IndRNN
 Description: Predict the next character of Penn Treebank text in windows of 50 characters;
 reports bits per character (BPC).

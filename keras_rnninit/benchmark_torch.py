@@ -98,8 +98,10 @@ def build_network(model, timesteps, input_dim=2, units=128, layers=2, seed=0):
             projected = self.projection(x)
             state = projected.new_zeros(projected.shape[0], units)
             states = []
-            for step in range(projected.shape[1]):
-                state = torch.relu(projected[:, step] + self.recurrent * state)
+            # unbind, not projected[:, step]: the backward of each indexing op writes a
+            # full-size (batch, T, units) zero tensor, which makes the loop quadratic in T.
+            for step_input in projected.unbind(1):
+                state = torch.relu(step_input + self.recurrent * state)
                 states.append(state)
             return torch.stack(states, 1)
 

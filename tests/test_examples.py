@@ -387,3 +387,22 @@ def test_scripts_outside_the_harness_take_tensorboard(name, argv, runs, tmp_path
         if monitored:
             images = read_tensorboard(tmp_path / "tensorboard" / run / "gradient_flow")
             assert images["gradient_flow"]["steps"] == [0, 1]
+
+
+@pytest.mark.parametrize("name", sorted(f[:-3] for f in os.listdir(EXAMPLES) if f.endswith(".py")))
+def test_example_docstring_keeps_shell_line_continuations(name):
+    """A command split with a trailing backslash in the docstring prints as the user must type it.
+
+    In a plain (non-raw) docstring Python reads backslash-newline as a line continuation and
+    joins the two lines, so `--help` would show a broken command.
+    """
+    import ast
+
+    with open(os.path.join(EXAMPLES, f"{name}.py")) as f:
+        source = f.read()
+    tree = ast.parse(source)
+    node = tree.body[0]
+    assert isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant), name
+    segment = ast.get_source_segment(source, node)
+    continued = sum(line.endswith("\\") for line in segment.splitlines())
+    assert node.value.value.count("\\\n") == continued, name
