@@ -27,24 +27,10 @@ import numpy as np  # noqa: E402
 
 import keras_rnninit  # noqa: E402
 from keras_rnninit import experiment  # noqa: E402
+from keras_rnninit.arrays import adding_problem_arrays  # noqa: E402
 from keras_rnninit.callbacks import GradientClipping  # noqa: E402
 from keras_rnninit.callbacks import GradientFlowMonitor  # noqa: E402
 from keras_rnninit.callbacks import plot_gradient_flow  # noqa: E402
-
-
-def adding_problem(samples, timesteps, seed):
-    """Returns x of shape (samples, timesteps, 2) and y of shape (samples, 1), float32."""
-    rng = np.random.RandomState(seed)
-    values = rng.uniform(0.0, 1.0, size=(samples, timesteps))
-    half = timesteps // 2
-    first = rng.randint(0, half, size=samples)
-    second = rng.randint(half, timesteps, size=samples)
-    markers = np.zeros((samples, timesteps))
-    markers[np.arange(samples), first] = 1.0
-    markers[np.arange(samples), second] = 1.0
-    x = np.stack([values, markers], axis=-1).astype("float32")
-    y = (values * markers).sum(axis=1, keepdims=True).astype("float32")
-    return x, y
 
 
 def build(kind, timesteps, units, seed):
@@ -82,8 +68,8 @@ def main(argv=None):
     if args.quick:
         args.samples, args.epochs = 512, 2
     keras.utils.set_random_seed(0)
-    x, y = adding_problem(args.samples, args.timesteps, seed=0)
-    x_held, y_held = adding_problem(128, args.timesteps, seed=1)
+    x, y = adding_problem_arrays(args.samples, args.timesteps, marker="one_per_half", seed=0)
+    x_held, y_held = adding_problem_arrays(128, args.timesteps, marker="one_per_half", seed=1)
 
     runs = {}
     for kind, label in (("tanh", "tanh SimpleRNN"), ("irnn", "IRNN (ReLU, identity)")):

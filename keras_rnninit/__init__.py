@@ -7,7 +7,6 @@ and the papers' benchmark tasks as tf.data pipelines.
 
 from keras_rnninit import callbacks
 from keras_rnninit import constraints
-from keras_rnninit import experiment
 from keras_rnninit import initializers
 from keras_rnninit import layers
 from keras_rnninit import models
@@ -30,7 +29,6 @@ __all__ = [
     # Modules.
     "callbacks",
     "constraints",
-    "experiment",
     "initializers",
     "layers",
     "models",
@@ -56,11 +54,16 @@ __all__ = [
 ]
 
 
+# Imported on first use, not by `import keras_rnninit`: `tasks` needs TensorFlow (tf.data), an
+# optional dependency, so the library imports on a JAX-only install; `experiment` (the examples'
+# harness) and `benchmark` (the speed ladder) are applications built on the library, which the
+# library never needs.
+_LAZY_MODULES = ("benchmark", "experiment", "tasks")
+
+
 def __getattr__(name):
-    # `keras_rnninit.tasks` needs TensorFlow (tf.data), an optional dependency: import it on first
-    # use so that `import keras_rnninit` works on a JAX-only install.
-    if name == "tasks":
+    if name in _LAZY_MODULES:
         import importlib
 
-        return importlib.import_module("keras_rnninit.tasks")
+        return importlib.import_module(f"keras_rnninit.{name}")
     raise AttributeError(f"module 'keras_rnninit' has no attribute {name!r}")

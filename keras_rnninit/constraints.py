@@ -4,31 +4,16 @@ A Keras constraint runs inside the compiled train step, so the bound holds after
 `jit_compile=True` without any Python-side weight writes.
 """
 
-import math
-import numbers
 
 import keras
 from keras import ops
 
-_PACKAGE = "keras_rnninit"
+from keras_rnninit._validation import PACKAGE
+from keras_rnninit._validation import check_int
+from keras_rnninit._validation import check_number
 
 
-def _check_number(name, value, minimum=None, allow_none=False, owner=""):
-    if value is None and allow_none:
-        return None
-    valid = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (minimum is None or value >= minimum)
-    )
-    if not valid:
-        need = "a finite number" if minimum is None else f"a finite number >= {minimum}"
-        raise ValueError(f"{owner} expects `{name}` to be {need}. Received: {name}={value!r}")
-    return float(value)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class MagnitudeBound(keras.constraints.Constraint):
     """Keeps every weight's magnitude in `[min_abs, max_abs]`, keeping its sign.
 
@@ -64,8 +49,8 @@ class MagnitudeBound(keras.constraints.Constraint):
 
     def __init__(self, min_abs=0.0, max_abs=None):
         owner = "MagnitudeBound"
-        self.min_abs = _check_number("min_abs", min_abs, minimum=0.0, owner=owner)
-        self.max_abs = _check_number(
+        self.min_abs = check_number("min_abs", min_abs, minimum=0.0, owner=owner)
+        self.max_abs = check_number(
             "max_abs", max_abs, minimum=0.0, allow_none=True, owner=owner
         )
         if self.max_abs is not None and self.max_abs < self.min_abs:
@@ -113,14 +98,11 @@ def indrnn_bounds(timesteps, gamma=2.0, epsilon=None, last_layer=False):
     >>> keras_rnninit.constraints.indrnn_bounds(100, last_layer=True)
     (0.9930924954370359, 1.0069555500567189)
     """
-    if isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or timesteps < 1:
-        raise ValueError(
-            f"indrnn_bounds expects `timesteps` to be a positive int. Received: timesteps={timesteps!r}"
-        )
-    gamma = _check_number("gamma", gamma, minimum=1.0, owner="indrnn_bounds")
+    check_int("timesteps", timesteps, owner="indrnn_bounds")
+    gamma = check_number("gamma", gamma, minimum=1.0, owner="indrnn_bounds")
     if epsilon is None:
         epsilon = 1.0 / gamma
-    epsilon = _check_number("epsilon", epsilon, owner="indrnn_bounds")
+    epsilon = check_number("epsilon", epsilon, owner="indrnn_bounds")
     if not 0.0 < epsilon <= 1.0:
         raise ValueError(
             f"indrnn_bounds expects `epsilon` in (0, 1]. Received: epsilon={epsilon!r}"
@@ -128,7 +110,6 @@ def indrnn_bounds(timesteps, gamma=2.0, epsilon=None, last_layer=False):
     max_abs = gamma ** (1.0 / int(timesteps))
     min_abs = epsilon ** (1.0 / int(timesteps)) if last_layer else 0.0
     return min_abs, max_abs
-
 
 
 def _gate_blocks(shape, blocks, owner):
@@ -181,7 +162,7 @@ def _largest_singular_value_upper_bound(blocks, squarings):
     return ops.exp(log_lambda / 2.0)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class SpectralNormBound(keras.constraints.Constraint):
     """Caps the largest singular value of a recurrent kernel (of each gate block) at `max_value`.
 
@@ -228,16 +209,13 @@ class SpectralNormBound(keras.constraints.Constraint):
 
     def __init__(self, max_value=1.0, squarings=12, blocks=None):
         owner = "SpectralNormBound"
-        self.max_value = _check_number("max_value", max_value, minimum=0.0, owner=owner)
+        self.max_value = check_number("max_value", max_value, minimum=0.0, owner=owner)
         if self.max_value <= 0:
             raise ValueError(f"{owner} expects `max_value > 0`. Received: max_value={max_value!r}")
         for name, value in (("squarings", squarings), ("blocks", blocks)):
             if value is None and name == "blocks":
                 continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(
-                    f"{owner} expects `{name}` to be a positive int. Received: {name}={value!r}"
-                )
+            check_int(name, value, owner=owner)
         self.squarings = int(squarings)
         self.blocks = None if blocks is None else int(blocks)
 

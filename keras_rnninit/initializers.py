@@ -6,14 +6,15 @@ the gate-stacked recurrent kernels of `GRU` `(N, 3N)` and `LSTM` `(N, 4N)` get o
 block per gate, laid side by side in Keras' gate order.
 """
 
-import math
-import numbers
 import random as python_random
 
 import keras
 from keras import ops
 
-_PACKAGE = "keras_rnninit"
+from keras_rnninit._validation import PACKAGE
+from keras_rnninit._validation import check_bool
+from keras_rnninit._validation import check_number
+from keras_rnninit._validation import check_positive
 
 
 def _block_count(shape, name):
@@ -80,7 +81,7 @@ class _SeededInitializer(keras.initializers.Initializer):
         return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class NPInitializer(_SeededInitializer):
     """Normalized positive-definite recurrent matrix (np-RNN).
 
@@ -131,11 +132,7 @@ class NPInitializer(_SeededInitializer):
     """
 
     def __init__(self, identity_shift=True, seed=None):
-        if not isinstance(identity_shift, bool):
-            raise ValueError(
-                "NPInitializer expects `identity_shift` to be True or False. "
-                f"Received: identity_shift={identity_shift!r}"
-            )
+        check_bool("identity_shift", identity_shift, owner="NPInitializer")
         self.identity_shift = identity_shift
         super().__init__(seed=seed)
 
@@ -166,7 +163,7 @@ class NPInitializer(_SeededInitializer):
         return {**super().get_config(), "identity_shift": self.identity_shift}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class IdentityInitializer(keras.initializers.Initializer):
     """Scaled identity recurrent matrix: IRNN (`gain=1`) and iRNN (`gain < 1`).
 
@@ -198,18 +195,7 @@ class IdentityInitializer(keras.initializers.Initializer):
     """
 
     def __init__(self, gain=1.0):
-        valid = (
-            isinstance(gain, numbers.Real)
-            and not isinstance(gain, bool)
-            and math.isfinite(gain)
-            and gain > 0
-        )
-        if not valid:
-            raise ValueError(
-                "IdentityInitializer expects `gain` to be a positive finite number. "
-                f"Received: gain={gain!r}"
-            )
-        self.gain = float(gain)
+        self.gain = check_positive("gain", gain, owner="IdentityInitializer")
 
     def __call__(self, shape, dtype=None):
         units, blocks = _block_count(shape, "IdentityInitializer")
@@ -221,7 +207,7 @@ class IdentityInitializer(keras.initializers.Initializer):
         return {"gain": self.gain}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class IndRNNRecurrentInitializer(_SeededInitializer):
     """IndRNN's recurrent weights: magnitudes drawn uniformly from `[min_value, max_value]`.
 
@@ -253,18 +239,8 @@ class IndRNNRecurrentInitializer(_SeededInitializer):
 
     def __init__(self, min_value=0.0, max_value=1.0, seed=None):
         owner = "IndRNNRecurrentInitializer"
-        for name, value in (("min_value", min_value), ("max_value", max_value)):
-            valid = (
-                isinstance(value, numbers.Real)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and value >= 0
-            )
-            if not valid:
-                raise ValueError(
-                    f"{owner} expects `{name}` to be a finite number >= 0. "
-                    f"Received: {name}={value!r}"
-                )
+        check_number("min_value", min_value, minimum=0, owner=owner)
+        check_number("max_value", max_value, minimum=0, owner=owner)
         if max_value < min_value:
             raise ValueError(
                 f"{owner} expects `max_value >= min_value`. "

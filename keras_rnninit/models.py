@@ -33,6 +33,8 @@ import math
 
 import keras
 
+from keras_rnninit._validation import check_choice
+from keras_rnninit._validation import check_int
 from keras_rnninit.initializers import IdentityInitializer
 from keras_rnninit.initializers import NPInitializer
 from keras_rnninit.initializers import indrnn_input_initializer
@@ -51,17 +53,9 @@ _REGRESSION_GAMMA = 2.0
 _CLASSIFIER_GAMMA = 5.0
 
 
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}")
-
-
 def _check_common(input_shape, output, num_classes, units, num_layers, vocabulary_size,
                   embedding_dim):
-    if output not in OUTPUTS:
-        raise ValueError(f"`output` must be one of {OUTPUTS}. Received: output={output!r}")
+    check_choice("output", output, OUTPUTS)
     if output in ("classification", "classification_per_step") and (
         isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
     ):
@@ -69,7 +63,7 @@ def _check_common(input_shape, output, num_classes, units, num_layers, vocabular
             f"output={output!r} needs `num_classes`, an int >= 2. "
             f"Received: num_classes={num_classes!r}"
         )
-    _check_positive_int("vocabulary_size", vocabulary_size, allow_none=True)
+    check_int("vocabulary_size", vocabulary_size, allow_none=True)
     shape = tuple(input_shape)
     tokens = vocabulary_size is not None
     want_rank = 1 if tokens else 2
@@ -85,10 +79,10 @@ def _check_common(input_shape, output, num_classes, units, num_layers, vocabular
         raise ValueError(
             f"`input_shape` needs a known feature size. Received: input_shape={input_shape!r}"
         )
-    _check_positive_int("units", units)
-    _check_positive_int("num_layers", num_layers)
+    check_int("units", units)
+    check_int("num_layers", num_layers)
     if tokens:
-        _check_positive_int("embedding_dim", embedding_dim)
+        check_int("embedding_dim", embedding_dim)
     return shape
 
 

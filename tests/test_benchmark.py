@@ -126,14 +126,14 @@ def test_ratios_match_rows_of_the_same_setting():
 def test_prediction_follows_the_measured_growth():
     # Quadratic growth measured from two lengths is extrapolated quadratically.
     history = {100: (10.0, 1.0), 200: (40.0, 1.0)}
-    predicted = benchmark._predict_seconds(history, 400, warmup=0, repeats=1)
+    predicted = benchmark.timing._predict_seconds(history, 400, warmup=0, repeats=1)
     step = 0.160  # 40 ms * (400 / 200)^2
     compile_extra = 1.0 - 0.040
     assert predicted == pytest.approx(compile_extra + 2 * step)
     # Growth below linear is assumed linear; nothing measured predicts nothing.
     flat = {100: (10.0, 0.0), 200: (10.0, 0.0)}
-    assert benchmark._predict_seconds(flat, 400, 0, 1) == pytest.approx(2 * 0.020)
-    assert benchmark._predict_seconds({}, 400, 0, 1) is None
+    assert benchmark.timing._predict_seconds(flat, 400, 0, 1) == pytest.approx(2 * 0.020)
+    assert benchmark.timing._predict_seconds({}, 400, 0, 1) is None
 
 
 def test_rows_past_the_budget_are_skipped_with_a_note(monkeypatch):
@@ -147,7 +147,7 @@ def test_rows_past_the_budget_are_skipped_with_a_note(monkeypatch):
         return {"ms_per_step": ms, "ms_min": ms, "ms_max": ms, "repeats": repeats,
                 "first_step_s": ms / 1000.0, "loss": 0.0}
 
-    monkeypatch.setattr(benchmark, "time_training_step", fake_time)
+    monkeypatch.setattr(benchmark.timing, "time_training_step", fake_time)
     rows = benchmark.run_benchmark(
         models=("twin",), timesteps=(10, 20, 400), repeats=1, warmup=0, units=4,
         max_seconds_per_row=2.0,
@@ -162,7 +162,7 @@ def test_a_failing_rung_becomes_a_row(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no fast path here")
 
-    monkeypatch.setattr(benchmark, "build_model", broken)
+    monkeypatch.setattr(benchmark.timing, "build_model", broken)
     rows = benchmark.run_benchmark(models=("lstm",), timesteps=(4, 8), repeats=1, warmup=0)
     assert rows[0]["note"] == "failed: RuntimeError: no fast path here"
     assert rows[1]["note"] == "skipped: failed at a shorter length"
@@ -186,7 +186,7 @@ def test_bad_model_names_raise():
 
 def test_strip_options_drops_the_options_and_their_values():
     argv = ["--backends", "jax,tensorflow", "--timesteps", "8", "--output=x.json", "--quiet"]
-    assert benchmark._strip_options(argv, ("--backends", "--output")) == [
+    assert benchmark.subprocesses.strip_options(argv, ("--backends", "--output")) == [
         "--timesteps", "8", "--quiet"
     ]
 
@@ -292,7 +292,7 @@ def test_ratios_of_deep_and_torch_rows():
 
 
 def test_torch_rungs_are_skipped_without_torch(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(benchmark, "_torch_installed", lambda: False)
+    monkeypatch.setattr(benchmark.subprocesses, "_torch_installed", lambda: False)
     rows = benchmark.run_torch_rungs(timesteps=(4, 8), units=4, repeats=1, warmup=0)
     assert [(r["model"], r["timesteps"]) for r in rows] == [
         (m, t) for t in (4, 8) for m in benchmark.TORCH_MODELS
@@ -322,9 +322,9 @@ def test_torch_rungs_run_in_their_own_process():
 
 def test_torch_indrnn_loop_is_the_indrnn_recurrence():
     torch = pytest.importorskip("torch")
-    from keras_rnninit import benchmark_torch
+    from keras_rnninit.benchmark import torch_rungs
 
-    network = benchmark_torch.build_network("torch_indrnn_loop", timesteps=5, units=3, layers=1)
+    network = torch_rungs.build_network("torch_indrnn_loop", timesteps=5, units=3, layers=1)
     layer = network.body[0]
     inputs, _ = benchmark.make_adding_batch(2, 5)
     with torch.no_grad():

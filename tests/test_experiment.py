@@ -318,3 +318,30 @@ def test_tensorboard_callbacks_point_monitors_without_a_folder_at_the_run(tmp_pa
     assert added[0].log_dir == str(tmp_path / "tb")
     assert unset.tensorboard_dir == str(tmp_path / "tb" / "gradient_flow")
     assert own.tensorboard_dir == str(tmp_path / "elsewhere")
+
+
+def test_run_config_is_what_the_command_line_gives():
+    args = experiment.parse_args(_parser(), ["--quick", "--units", "6"])
+    config = experiment.RunConfig.from_namespace(args)
+    assert (config.epochs, config.units, config.timesteps, config.quick) == (1, 6, 30, True)
+    assert config.program == "demo" and config.options == {}
+    # config.json records the same arguments as the namespace held, every one of them.
+    assert config.arguments() == dict(sorted(vars(args).items()))
+    extended = experiment.make_parser("t", name="demo")
+    extended.add_argument("--embedding-dim", type=int, default=None)
+    args = experiment.parse_args(extended, ["--embedding-dim", "3"])
+    config = experiment.RunConfig.from_namespace(args)
+    assert config.options == {"embedding_dim": 3}
+    assert config.arguments()["embedding_dim"] == 3
+
+
+def test_harness_functions_take_a_run_config():
+    config = experiment.RunConfig(learning_rate=0.01, clip_norm=2.0, lr_decay="cosine")
+    optimizer = experiment.make_optimizer(config, total_steps=10)
+    assert optimizer.global_clipnorm == 2.0
+    build = experiment.model_builder(
+        experiment.RunConfig(model="lstm", units=3, layers=1),
+        {"input_shape": (5, 2), "output_kind": "regression"},
+    )
+    model = build()
+    assert model.output_shape == (None, 1)

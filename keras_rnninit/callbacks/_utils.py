@@ -1,39 +1,8 @@
 """Helpers shared by the callbacks: layer selection, and train-step-scoped settings."""
 
-import math
-import numbers
 import weakref
 
 import keras
-
-
-def check_positive(name, value, owner, allow_none=False):
-    if value is None and allow_none:
-        return None
-    valid = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-    if not valid:
-        raise ValueError(f"{owner} expects `{name}` to be a number > 0. Received: {name}={value!r}")
-    return float(value)
-
-
-def check_bool(name, value, owner):
-    # bool("False") is True: a string would silently mean the opposite.
-    if not isinstance(value, bool):
-        raise ValueError(f"{owner} expects `{name}` to be True or False. Received: {name}={value!r}")
-    return value
-
-
-def check_choice(name, value, choices, owner):
-    if value not in choices:
-        raise ValueError(
-            f"{owner} expects `{name}` to be one of {sorted(choices)}. Received: {name}={value!r}"
-        )
-    return value
 
 
 def check_selection(layers, owner):

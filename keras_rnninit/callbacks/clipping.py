@@ -10,12 +10,16 @@ import numbers
 
 import keras
 
+from keras_rnninit._validation import PACKAGE
+from keras_rnninit._validation import check_bool
+from keras_rnninit._validation import check_choice
+from keras_rnninit._validation import check_int
+from keras_rnninit._validation import check_positive
 from keras_rnninit.callbacks import _utils
 from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.constraints import SpectralNormBound
 from keras_rnninit.constraints import indrnn_bounds
 
-_PACKAGE = "keras_rnninit"
 
 # Keras optimizers clip with exactly one of these (checked in this order), inside `apply`.
 _CLIP_ATTRIBUTES = {"norm": "clipnorm", "global_norm": "global_clipnorm", "value": "clipvalue"}
@@ -29,7 +33,7 @@ def _inner_optimizer(model):
     return getattr(optimizer, "inner_optimizer", optimizer)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class GradientClipping(keras.callbacks.Callback):
     """Turns on gradient clipping for a model compiled without it, optionally on a schedule.
 
@@ -76,8 +80,8 @@ class GradientClipping(keras.callbacks.Callback):
     def __init__(self, threshold=1.0, mode="global_norm", schedule=None, override=False):
         super().__init__()
         owner = "GradientClipping"
-        self.threshold = _utils.check_positive("threshold", threshold, owner)
-        self.mode = _utils.check_choice("mode", mode, set(_CLIP_ATTRIBUTES), owner)
+        self.threshold = check_positive("threshold", threshold, owner)
+        self.mode = check_choice("mode", mode, set(_CLIP_ATTRIBUTES), owner)
         if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
             # Such a schedule maps optimizer steps (not epochs) to learning rates and returns a
             # tensor: read as an epoch schedule of thresholds it would silently mean something
@@ -99,14 +103,14 @@ class GradientClipping(keras.callbacks.Callback):
                     )
             schedule = {int(epoch): value for epoch, value in schedule.items()}
             for epoch, value in schedule.items():
-                _utils.check_positive(f"schedule[{epoch}]", value, owner)
+                check_positive(f"schedule[{epoch}]", value, owner)
         elif schedule is not None and not callable(schedule):
             raise ValueError(
                 f"{owner} expects `schedule` to be None, a dict or a callable. "
                 f"Received: schedule={schedule!r}"
             )
         self.schedule = schedule
-        self.override = _utils.check_bool("override", override, owner)
+        self.override = check_bool("override", override, owner)
         self.current_threshold = None
 
     def threshold_at(self, epoch):
@@ -119,7 +123,7 @@ class GradientClipping(keras.callbacks.Callback):
         value = self.schedule(epoch)
         if hasattr(value, "shape") and not value.shape:
             value = float(keras.ops.convert_to_numpy(value))
-        return _utils.check_positive(f"schedule({epoch})", value, "GradientClipping")
+        return check_positive(f"schedule({epoch})", value, "GradientClipping")
 
     def _set_threshold(self, value):
         optimizer = _inner_optimizer(self.model)
@@ -197,7 +201,7 @@ class GradientClipping(keras.callbacks.Callback):
         return cls(**config)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class RecurrentWeightClipping(keras.callbacks.Callback):
     """Attaches projection constraints to the recurrent weights of selected layers during `fit`.
 
@@ -274,23 +278,19 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
         super().__init__()
         owner = "RecurrentWeightClipping"
         self.layers = _utils.check_selection(layers, owner)
-        self.max_singular_value = _utils.check_positive(
+        self.max_singular_value = check_positive(
             "max_singular_value", max_singular_value, owner, allow_none=True
         )
-        if timesteps is not None and (
-            isinstance(timesteps, bool) or not isinstance(timesteps, numbers.Integral) or timesteps < 1
-        ):
-            raise ValueError(f"{owner} expects `timesteps` to be a positive int or None. Received: timesteps={timesteps!r}")
-        self.timesteps = None if timesteps is None else int(timesteps)
+        self.timesteps = check_int("timesteps", timesteps, owner=owner, allow_none=True)
         # Validate the IndRNN parameters now rather than at the start of fit.
         indrnn_bounds(1, gamma, epsilon, last_layer=True)
         self.gamma = float(gamma)
         self.epsilon = None if epsilon is None else float(epsilon)
-        self.last_layer = _utils.check_bool("last_layer", last_layer, owner)
+        self.last_layer = check_bool("last_layer", last_layer, owner)
         # Validates squarings.
         SpectralNormBound(1.0, squarings=squarings)
         self.squarings = int(squarings)
-        self.on_existing = _utils.check_choice(
+        self.on_existing = check_choice(
             "on_existing", on_existing, {"keep", "replace", "raise"}, owner
         )
         self.attached = {}

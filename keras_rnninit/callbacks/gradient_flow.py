@@ -9,10 +9,12 @@ import os
 import keras
 import numpy as np
 
+from keras_rnninit._validation import PACKAGE
+from keras_rnninit._validation import check_choice
+from keras_rnninit._validation import check_positive
 from keras_rnninit.callbacks import _tensorboard
 from keras_rnninit.callbacks import _utils
 
-_PACKAGE = "keras_rnninit"
 _LOGGER = logging.getLogger("keras_rnninit")
 
 
@@ -98,7 +100,7 @@ def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class GradientFlowMonitor(keras.callbacks.Callback):
     """Measures gradient norms on a fixed batch during `fit`: overall, per layer, per time step.
 
@@ -198,11 +200,11 @@ TensorFlow (as the event-file writer, on any Keras backend).
                 f"{owner} expects `frequency` to be 'epoch' or a positive int. Received: frequency={frequency!r}"
             )
         self.frequency = frequency
-        self.max_norm = _utils.check_positive("max_norm", max_norm, owner, allow_none=True)
-        self.on_failure = _utils.check_choice("on_failure", on_failure, {"stop", "raise"}, owner)
+        self.max_norm = check_positive("max_norm", max_norm, owner, allow_none=True)
+        self.on_failure = check_choice("on_failure", on_failure, {"stop", "raise"}, owner)
         self.csv_path = None if csv_path is None else str(csv_path)
         self.plot_path = None if plot_path is None else str(plot_path)
-        reach_fraction = _utils.check_positive("reach_fraction", reach_fraction, owner)
+        reach_fraction = check_positive("reach_fraction", reach_fraction, owner)
         if reach_fraction >= 1:
             raise ValueError(f"{owner} expects `reach_fraction` < 1. Received: reach_fraction={reach_fraction!r}")
         self.reach_fraction = reach_fraction

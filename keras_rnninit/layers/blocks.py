@@ -5,52 +5,15 @@ Both take `(batch, timesteps, features)` sequences. Their batch normalization is
 are taken over batch AND time, as the Deep IndRNN paper does for classification.
 """
 
-import numbers
 
 import keras
 from keras import ops
 
+from keras_rnninit._validation import PACKAGE
+from keras_rnninit._validation import check_bool
+from keras_rnninit._validation import check_fraction
+from keras_rnninit._validation import check_int
 from keras_rnninit.layers.indrnn import IndRNN
-
-_PACKAGE = "keras_rnninit"
-
-
-def _check_int(owner, name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(
-            f"{owner} expects `{name}` to be an int >= {minimum}. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _check_fraction(owner, name, value, upper_open=True):
-    valid = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and 0.0 <= value
-        and (value < 1.0 if upper_open else value <= 1.0)
-    )
-    if not valid:
-        interval = "[0, 1)" if upper_open else "[0, 1]"
-        raise ValueError(
-            f"{owner} expects `{name}` in {interval}. Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def _check_seed(owner, seed):
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
-    ):
-        raise ValueError(f"{owner} expects `seed` to be None or an int >= 0. Received: seed={seed!r}")
-    return seed
-
-
-def _check_bool(owner, name, value):
-    # bool("False") is True: a string would silently mean the opposite.
-    if not isinstance(value, bool):
-        raise ValueError(f"{owner} expects `{name}` to be True or False. Received: {name}={value!r}")
-    return value
 
 
 def _fresh(getter, identifier, index=0, seed=None):
@@ -141,7 +104,7 @@ def _last_valid_step(x, mask):
     return ops.sum(ops.where(picked, x, ops.zeros_like(x)), axis=1)
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class IndRNNStack(keras.layers.Layer):
     """A stack of IndRNN layers, each followed by batch normalization (over batch and time).
 
@@ -233,15 +196,15 @@ class IndRNNStack(keras.layers.Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         owner = "IndRNNStack"
-        self.units = _check_int(owner, "units", units)
-        self.num_layers = _check_int(owner, "num_layers", num_layers)
-        self.batch_norm = _check_bool(owner, "batch_norm", batch_norm)
-        self.batch_norm_momentum = _check_fraction(
-            owner, "batch_norm_momentum", batch_norm_momentum, upper_open=False
+        self.units = check_int("units", units, owner=owner)
+        self.num_layers = check_int("num_layers", num_layers, owner=owner)
+        self.batch_norm = check_bool("batch_norm", batch_norm, owner=owner)
+        self.batch_norm_momentum = check_fraction(
+            "batch_norm_momentum", batch_norm_momentum, owner=owner, open_maximum=False
         )
-        self.dropout = _check_fraction(owner, "dropout", dropout)
-        self.return_sequences = _check_bool(owner, "return_sequences", return_sequences)
-        self.last_layer = _check_bool(owner, "last_layer", last_layer)
+        self.dropout = check_fraction("dropout", dropout, owner=owner)
+        self.return_sequences = check_bool("return_sequences", return_sequences, owner=owner)
+        self.last_layer = check_bool("last_layer", last_layer, owner=owner)
         self.timesteps = timesteps
         self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.gamma = gamma
@@ -252,7 +215,7 @@ class IndRNNStack(keras.layers.Layer):
             None if recurrent_initializer is None else keras.initializers.get(recurrent_initializer)
         )
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = _check_seed(owner, seed)
+        self.seed = check_int("seed", seed, minimum=0, owner=owner, allow_none=True)
 
         self.recurrent_layers = []
         self.norm_layers = []
@@ -331,7 +294,7 @@ class IndRNNStack(keras.layers.Layer):
         return {**super().get_config(), **config}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ResidualIndRNNBlock(keras.layers.Layer):
     """The pre-activation residual IndRNN block: `x_l = x_{l-1} + F(x_{l-1})`.
 
@@ -415,15 +378,15 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         owner = "ResidualIndRNNBlock"
-        self.units = _check_int(owner, "units", units)
+        self.units = check_int("units", units, owner=owner)
         self.timesteps = timesteps
         self.activation = keras.activations.serialize(keras.activations.get(activation))
-        self.batch_norm_momentum = _check_fraction(
-            owner, "batch_norm_momentum", batch_norm_momentum, upper_open=False
+        self.batch_norm_momentum = check_fraction(
+            "batch_norm_momentum", batch_norm_momentum, owner=owner, open_maximum=False
         )
-        self.dropout = _check_fraction(owner, "dropout", dropout)
-        self.return_sequences = _check_bool(owner, "return_sequences", return_sequences)
-        self.last_layer = _check_bool(owner, "last_layer", last_layer)
+        self.dropout = check_fraction("dropout", dropout, owner=owner)
+        self.return_sequences = check_bool("return_sequences", return_sequences, owner=owner)
+        self.last_layer = check_bool("last_layer", last_layer, owner=owner)
         self.gamma = gamma
         self.epsilon = epsilon
         self.method = method
@@ -433,7 +396,7 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         )
         self.projection_initializer = keras.initializers.get(projection_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = _check_seed(owner, seed)
+        self.seed = check_int("seed", seed, minimum=0, owner=owner, allow_none=True)
 
         self.norm_layers = []
         self.recurrent_layers = []

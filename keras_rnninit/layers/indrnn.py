@@ -1,16 +1,18 @@
 """IndRNN: independently recurrent units, as a Keras cell and as a fast Keras RNN layer."""
 
-import numbers
 
 import keras
 from keras import ops
 
 from keras_rnninit import kernels
+from keras_rnninit._validation import PACKAGE
+from keras_rnninit._validation import check_bool
+from keras_rnninit._validation import check_fraction
+from keras_rnninit._validation import check_int
 from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.constraints import indrnn_bounds
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 
-_PACKAGE = "keras_rnninit"
 _METHODS = ("auto",) + kernels.METHODS
 
 
@@ -49,15 +51,7 @@ def _keras_dropout_mixin():
     return _DropoutMasks
 
 
-def _check_int(name, value, owner, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{owner} expects `{name}` to be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class IndRNNCell(keras.layers.Layer, _keras_dropout_mixin()):
     """Cell of an independently recurrent network (IndRNN): one recurrent weight per unit.
 
@@ -148,19 +142,12 @@ class IndRNNCell(keras.layers.Layer, _keras_dropout_mixin()):
         **kwargs,
     ):
         owner = type(self).__name__
-        units = _check_int("units", units, owner)
-        timesteps = _check_int("timesteps", timesteps, owner, allow_none=True)
-        if not isinstance(last_layer, bool):
-            raise ValueError(
-                f"{owner} expects `last_layer` to be True or False. Received: last_layer={last_layer!r}"
-            )
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"{owner} expects `dropout` in [0, 1). Received: dropout={dropout!r}")
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
-        ):
-            # A negative int worked on TensorFlow but raised OverflowError on JAX (uint32 keys).
-            raise ValueError(f"{owner} expects `seed` to be None or an int >= 0. Received: seed={seed!r}")
+        units = check_int("units", units, owner=owner)
+        timesteps = check_int("timesteps", timesteps, owner=owner, allow_none=True)
+        check_bool("last_layer", last_layer, owner=owner)
+        check_fraction("dropout", dropout, owner=owner)
+        # A negative int seed worked on TensorFlow but raised OverflowError on JAX (uint32 keys).
+        check_int("seed", seed, minimum=0, owner=owner, allow_none=True)
         # Validates gamma and epsilon whether or not they are used.
         indrnn_bounds(1, gamma=gamma, epsilon=epsilon, last_layer=last_layer)
         if timesteps is None:
@@ -280,7 +267,7 @@ class IndRNNCell(keras.layers.Layer, _keras_dropout_mixin()):
         return {**super().get_config(), **self._arguments()}
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class IndRNN(keras.layers.RNN):
     """Fast IndRNN layer: one matmul for all steps, then only the element-wise recurrence.
 

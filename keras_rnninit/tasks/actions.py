@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_rnninit._validation import check_choice
+from keras_rnninit._validation import check_fraction
+from keras_rnninit._validation import check_int
 from keras_rnninit.tasks.common import AUTOTUNE
 from keras_rnninit.tasks.common import DatasetUnavailableError
-from keras_rnninit.tasks.common import check_reachable
 from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import check_choice
-from keras_rnninit.tasks.common import check_int
+from keras_rnninit.tasks.common import check_reachable
 from keras_rnninit.tasks.common import finish
 from keras_rnninit.tasks.common import steps_per_split
 
@@ -44,14 +45,6 @@ def _segment_indices(length, frames, uniform_draws=None):
     else:
         offset = tf.cast(tf.floor(uniform_draws * tf.cast(width, tf.float32)), tf.int32)
     return tf.minimum(start + offset, length - 1)
-
-
-def _check_fraction(name, value, owner):
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
-        raise ValueError(
-            f"{owner} expects `{name}` to be a number in (0, 1). Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 def _validation_mask(count, fraction, seed):
@@ -304,7 +297,7 @@ def ntu_skeletons(
     batch_size = check_int("batch_size", batch_size, minimum=1, owner=owner)
     shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
     seed = check_int("seed", seed, minimum=0, owner=owner)
-    validation_fraction = _check_fraction("validation_fraction", validation_fraction, owner)
+    validation_fraction = check_fraction("validation_fraction", validation_fraction, owner=owner, open_minimum=True)
     for name, value in (("center", center), ("random_frames", random_frames)):
         if not isinstance(value, bool):
             raise ValueError(f"{owner} expects `{name}` to be a bool. Received: {name}={value!r}")
@@ -556,7 +549,7 @@ def ucf101_features(
     extract_batch_size = check_int("extract_batch_size", extract_batch_size, minimum=1, owner=owner)
     shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
     seed = check_int("seed", seed, minimum=0, owner=owner)
-    validation_fraction = _check_fraction("validation_fraction", validation_fraction, owner)
+    validation_fraction = check_fraction("validation_fraction", validation_fraction, owner=owner, open_minimum=True)
 
     if isinstance(feature_extractor, keras.Model):
         model, preprocess, extractor_name = feature_extractor, None, feature_extractor.name

@@ -1,6 +1,5 @@
 """Shared pieces of the task pipelines: the `TaskData` record, argument checks, throughput."""
 
-import numbers
 import socket
 import time
 import urllib.parse
@@ -8,6 +7,8 @@ from typing import Any
 from typing import NamedTuple
 
 import tensorflow as tf
+
+from keras_rnninit._validation import check_int
 
 AUTOTUNE = tf.data.AUTOTUNE
 SPLITS = ("train", "validation", "test")
@@ -67,29 +68,6 @@ class TaskData(NamedTuple):
     validation: Any
     test: Any
     info: dict
-
-
-def check_int(name, value, minimum=0, owner=""):
-    """Returns `int(value)` or raises a `ValueError` naming the argument."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"{owner} expects `{name}` to be an integer >= {minimum}. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def check_choice(name, value, choices, owner=""):
-    """Returns `value` if it is one of `choices`, else raises a `ValueError` naming it."""
-    if value not in choices:
-        raise ValueError(
-            f"{owner} expects `{name}` to be one of {list(choices)}. Received: {name}={value!r}"
-        )
-    return value
 
 
 def num_batches(size, batch_size, drop_remainder):

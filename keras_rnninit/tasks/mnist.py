@@ -13,10 +13,10 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from keras_rnninit._validation import check_int
 from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_reachable
-from keras_rnninit.tasks.common import check_int
 from keras_rnninit.tasks.common import finish
 from keras_rnninit.tasks.common import steps_per_split
 

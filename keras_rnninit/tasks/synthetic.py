@@ -15,11 +15,11 @@ contents) of training batches also depends on TensorFlow's global seed, which
 
 import tensorflow as tf
 
+from keras_rnninit._validation import check_choice
+from keras_rnninit._validation import check_int
 from keras_rnninit.tasks.common import AUTOTUNE
 from keras_rnninit.tasks.common import SPLITS
 from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import check_choice
-from keras_rnninit.tasks.common import check_int
 from keras_rnninit.tasks.common import steps_per_split
 
 # Predicting the constant 1.0 (the mean of the sum of two U[0, 1] values) scores the variance of

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_rnninit._validation import check_choice
+from keras_rnninit._validation import check_int
 from keras_rnninit.tasks import common
 from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import check_choice
-from keras_rnninit.tasks.common import check_int
 
 PTB_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 PTB_CHAR_FILES = {

@@ -214,7 +214,7 @@ def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_secon
 
 
 def main(argv=None):
-    """Script entry point: `benchmark_torch.py --data DIR --output FILE [options]`, where DIR
+    """Script entry point: `torch_rungs.py --data DIR --output FILE [options]`, where DIR
     holds `inputs_T.npy` and `targets_T.npy` per length T."""
     import numpy as np
 
