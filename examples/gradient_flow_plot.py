@@ -23,7 +23,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import keras_rnninit  # noqa: E402
 from keras_rnninit import experiment  # noqa: E402

@@ -8,6 +8,8 @@ A Keras constraint runs inside the compiled train step, so the bound holds after
 import keras
 from keras import ops
 
+from keras_rnninit._gates import count_gate_blocks
+from keras_rnninit._gates import split_gate_blocks
 from keras_rnninit._validation import PACKAGE
 from keras_rnninit._validation import check_int
 from keras_rnninit._validation import check_number
@@ -112,34 +114,22 @@ def indrnn_bounds(timesteps, gamma=2.0, epsilon=None, last_layer=False):
     return min_abs, max_abs
 
 
-def _gate_blocks(shape, blocks, owner):
-    """Number of square blocks in a `(N, k*N)` recurrent kernel (1 for any other matrix)."""
-    if len(shape) != 2:
-        raise ValueError(
-            f"{owner} expects a 2-D weight (a recurrent kernel). Received: weight shape={tuple(shape)}"
-        )
-    rows, columns = int(shape[0]), int(shape[1])
-    if blocks is None:
-        return columns // rows if rows and columns % rows == 0 else 1
-    if columns % blocks != 0:
-        raise ValueError(
-            f"{owner} cannot split a weight of shape {tuple(shape)} into {blocks} column blocks. "
-            f"Received: blocks={blocks!r}"
-        )
-    return blocks
-
-
 def _split_blocks(w, blocks, owner):
-    """`(rows, k * width)` -> `(k, rows, width)`; block i is `w[:, i * width:(i + 1) * width]`."""
+    """`(rows, k * width)` -> `(k, rows, width)`: the gate blocks (see `keras_rnninit._gates`);
+    a matrix with no such split is one block."""
     if len(w.shape) != 2:
         raise ValueError(
             f"{owner} bounds recurrent matrices: a 2-D weight (units, k * units). For a 1-D "
             "recurrent vector (IndRNN's u) use MagnitudeBound. "
             f"Received: weight of shape={tuple(w.shape)}"
         )
-    rows, columns = w.shape
-    k = _gate_blocks(w.shape, blocks, owner)
-    return ops.transpose(ops.reshape(w, (rows, k, columns // k)), (1, 0, 2))
+    k = count_gate_blocks(tuple(int(d) for d in w.shape), blocks)
+    if k is None and blocks is not None:
+        raise ValueError(
+            f"{owner} cannot split a weight of shape {tuple(w.shape)} into {blocks} column "
+            f"blocks. Received: blocks={blocks!r}"
+        )
+    return split_gate_blocks(w, k or 1)
 
 
 def _largest_singular_value_upper_bound(blocks, squarings):

@@ -11,6 +11,8 @@ import random as python_random
 import keras
 from keras import ops
 
+from keras_rnninit._gates import count_gate_blocks
+from keras_rnninit._gates import stack_gate_blocks
 from keras_rnninit._validation import PACKAGE
 from keras_rnninit._validation import check_bool
 from keras_rnninit._validation import check_number
@@ -18,20 +20,16 @@ from keras_rnninit._validation import check_positive
 
 
 def _block_count(shape, name):
-    """Returns `(units, blocks)` for a recurrent-kernel shape, or raises."""
+    """Returns `(units, blocks)` for a recurrent-kernel shape of square gate blocks, or raises."""
     shape = tuple(shape)
-    valid = (
-        len(shape) == 2
-        and all(isinstance(d, int) and d > 0 for d in shape)
-        and shape[1] % shape[0] == 0
-    )
-    if not valid:
+    blocks = count_gate_blocks(shape)
+    if blocks is None:
         raise ValueError(
             f"{name} builds recurrent kernels: a square shape (units, units), or a gate-stacked "
             "shape (units, k * units) such as GRU's (units, 3 * units) or LSTM's "
             f"(units, 4 * units), which gets k independent blocks. Received: shape={shape}"
         )
-    return shape[0], shape[1] // shape[0]
+    return shape[0], blocks
 
 
 def _float_dtype(dtype, name):
@@ -46,12 +44,6 @@ def _float_dtype(dtype, name):
 def _compute_dtype(dtype):
     """The dtype the linear algebra runs in: float64 stays, anything narrower uses float32."""
     return "float64" if dtype == "float64" else "float32"
-
-
-def _stack_blocks(blocks):
-    """(k, N, N) -> (N, k * N): block j becomes columns j*N .. (j+1)*N - 1."""
-    k, n, _ = blocks.shape
-    return ops.reshape(ops.transpose(blocks, (1, 0, 2)), (n, k * n))
 
 
 class _SeededInitializer(keras.initializers.Initializer):
@@ -157,7 +149,7 @@ class NPInitializer(_SeededInitializer):
         top = top / ops.norm(top, axis=1, keepdims=True)
         largest = ops.matmul(ops.transpose(top, (0, 2, 1)), ops.matmul(a, top))
         w = a / largest
-        return ops.cast(_stack_blocks(w), dtype)
+        return ops.cast(stack_gate_blocks(w), dtype)
 
     def get_config(self):
         return {**super().get_config(), "identity_shift": self.identity_shift}

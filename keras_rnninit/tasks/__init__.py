@@ -7,12 +7,6 @@ The pipelines need TensorFlow (`pip install keras-rnninit[tensorflow]`); they fe
 Keras backend.
 """
 
-from keras_rnninit.tasks.actions import NTU_CROSS_SUBJECT_TRAINING_SUBJECTS
-from keras_rnninit.tasks.actions import NTU_CROSS_VIEW_TRAINING_CAMERAS
-from keras_rnninit.tasks.actions import ntu_skeletons
-from keras_rnninit.tasks.actions import parse_ntu_name
-from keras_rnninit.tasks.actions import read_ntu_skeleton
-from keras_rnninit.tasks.actions import ucf101_features
 from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import measure_throughput
@@ -22,6 +16,11 @@ from keras_rnninit.tasks.mnist import permuted_pixel_mnist
 from keras_rnninit.tasks.mnist import pixel_mnist
 from keras_rnninit.tasks.mnist import read_idx
 from keras_rnninit.tasks.mnist import read_mnist
+from keras_rnninit.tasks.ntu import NTU_CROSS_SUBJECT_TRAINING_SUBJECTS
+from keras_rnninit.tasks.ntu import NTU_CROSS_VIEW_TRAINING_CAMERAS
+from keras_rnninit.tasks.ntu import ntu_skeletons
+from keras_rnninit.tasks.ntu import parse_ntu_name
+from keras_rnninit.tasks.ntu import read_ntu_skeleton
 from keras_rnninit.tasks.synthetic import ADDING_BASELINE_MSE
 from keras_rnninit.tasks.synthetic import MARKER_RULES
 from keras_rnninit.tasks.synthetic import MULTIPLICATION_BASELINE_MSE
@@ -33,6 +32,7 @@ from keras_rnninit.tasks.text import bits_per_character
 from keras_rnninit.tasks.text import language_model_windows
 from keras_rnninit.tasks.text import penn_treebank_characters
 from keras_rnninit.tasks.text import read_characters
+from keras_rnninit.tasks.ucf101 import ucf101_features
 
 __all__ = [
     "ADDING_BASELINE_MSE",
