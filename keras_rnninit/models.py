@@ -33,6 +33,8 @@ import math
 
 import keras
 
+from keras_rnninit._task_info import OUTPUT_KINDS
+from keras_rnninit._task_info import PER_STEP_OUTPUT_KINDS
 from keras_rnninit._validation import check_choice
 from keras_rnninit._validation import check_int
 from keras_rnninit.initializers import IdentityInitializer
@@ -42,10 +44,9 @@ from keras_rnninit.layers import IndRNN
 from keras_rnninit.layers import IndRNNStack
 from keras_rnninit.layers import ResidualIndRNNBlock
 
-OUTPUTS = (
-    "regression", "binary", "binary_per_step", "classification", "classification_per_step",
-)
-_PER_STEP = ("binary_per_step", "classification_per_step")
+# The tasks' output kinds (`keras_rnninit.tasks.TaskInfo`), one vocabulary for both.
+OUTPUTS = OUTPUT_KINDS
+_PER_STEP = PER_STEP_OUTPUT_KINDS
 # Input-weight spread of IndRNN regression models (see build_indrnn's `input_stddev`).
 _REGRESSION_INPUT_STDDEV = 0.01
 # The IndRNN authors' MAG: 2 on the adding problem, 5 on MNIST (build_indrnn's `gamma`).

@@ -157,12 +157,12 @@ def model_builder(run, info, **kwargs):
     """A zero-argument callable that builds `run.model` for a task described by `info`.
 
     Reads the input shape, output kind, number of classes and, for token inputs, the vocabulary
-    size from a `keras_rnninit.tasks` `info` dict; `--units`, `--layers` and `--seed` from
+    size from a task's `keras_rnninit.tasks.TaskInfo` (or a dict with those keys); `--units`, `--layers` and `--seed` from
     `run`. Arguments left None keep the family's defaults.
 
     Args:
         run: A `RunConfig` (or the namespace from `parse_args`, converted).
-        info: A task's `info` dict.
+        info: A task's `TaskInfo` (`data.info`).
         **kwargs: More arguments for the family's builder (`dropout=...`).
 
     Returns:

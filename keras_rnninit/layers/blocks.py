@@ -104,8 +104,78 @@ def _last_valid_step(x, mask):
     return ops.sum(ops.where(picked, x, ops.zeros_like(x)), axis=1)
 
 
+class _IndRNNBlockBase(keras.layers.Layer):
+    """What `IndRNNStack` and `ResidualIndRNNBlock` share: the IndRNN layers' arguments, their
+    checks and their config, and the sub-layers built from them."""
+
+    def __init__(
+        self,
+        *,
+        units,
+        timesteps,
+        activation,
+        batch_norm_momentum,
+        dropout,
+        return_sequences,
+        last_layer,
+        gamma,
+        epsilon,
+        method,
+        kernel_initializer,
+        recurrent_initializer,
+        kernel_regularizer,
+        seed,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        owner = type(self).__name__
+        self.units = check_int("units", units, owner=owner)
+        self.timesteps = timesteps
+        self.activation = keras.activations.serialize(keras.activations.get(activation))
+        self.batch_norm_momentum = check_fraction(
+            "batch_norm_momentum", batch_norm_momentum, owner=owner, open_maximum=False
+        )
+        self.dropout = check_fraction("dropout", dropout, owner=owner)
+        self.return_sequences = check_bool("return_sequences", return_sequences, owner=owner)
+        self.last_layer = check_bool("last_layer", last_layer, owner=owner)
+        # IndRNN checks these three when the sub-layers are made.
+        self.gamma = gamma
+        self.epsilon = epsilon
+        self.method = method
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = (
+            None if recurrent_initializer is None else keras.initializers.get(recurrent_initializer)
+        )
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.seed = check_int("seed", seed, minimum=0, owner=owner, allow_none=True)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "timesteps": self.timesteps,
+            "activation": self.activation,
+            "batch_norm_momentum": self.batch_norm_momentum,
+            "dropout": self.dropout,
+            "return_sequences": self.return_sequences,
+            "last_layer": self.last_layer,
+            "gamma": self.gamma,
+            "epsilon": self.epsilon,
+            "method": self.method,
+            "kernel_initializer": _serialize(self.kernel_initializer),
+            "recurrent_initializer": _serialize(self.recurrent_initializer),
+            "kernel_regularizer": _serialize(self.kernel_regularizer),
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class IndRNNStack(keras.layers.Layer):
+class IndRNNStack(_IndRNNBlockBase):
     """A stack of IndRNN layers, each followed by batch normalization (over batch and time).
 
     Layer `l` computes `h_l = BN(IndRNN(h_{l-1}))`, with dropout (one mask per sequence, shared
@@ -193,29 +263,26 @@ class IndRNNStack(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.supports_masking = True
+        super().__init__(
+            units=units,
+            timesteps=timesteps,
+            activation=activation,
+            batch_norm_momentum=batch_norm_momentum,
+            dropout=dropout,
+            return_sequences=return_sequences,
+            last_layer=last_layer,
+            gamma=gamma,
+            epsilon=epsilon,
+            method=method,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         owner = "IndRNNStack"
-        self.units = check_int("units", units, owner=owner)
         self.num_layers = check_int("num_layers", num_layers, owner=owner)
         self.batch_norm = check_bool("batch_norm", batch_norm, owner=owner)
-        self.batch_norm_momentum = check_fraction(
-            "batch_norm_momentum", batch_norm_momentum, owner=owner, open_maximum=False
-        )
-        self.dropout = check_fraction("dropout", dropout, owner=owner)
-        self.return_sequences = check_bool("return_sequences", return_sequences, owner=owner)
-        self.last_layer = check_bool("last_layer", last_layer, owner=owner)
-        self.timesteps = timesteps
-        self.activation = keras.activations.serialize(keras.activations.get(activation))
-        self.gamma = gamma
-        self.epsilon = epsilon
-        self.method = method
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = (
-            None if recurrent_initializer is None else keras.initializers.get(recurrent_initializer)
-        )
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = check_int("seed", seed, minimum=0, owner=owner, allow_none=True)
 
         self.recurrent_layers = []
         self.norm_layers = []
@@ -264,38 +331,18 @@ class IndRNNStack(keras.layers.Layer):
             x = _last_valid_step(x, mask)
         return x
 
-    def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
-
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
             return (input_shape[0], input_shape[1], self.units)
         return (input_shape[0], self.units)
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "num_layers": self.num_layers,
-            "timesteps": self.timesteps,
-            "activation": self.activation,
-            "batch_norm": self.batch_norm,
-            "batch_norm_momentum": self.batch_norm_momentum,
-            "dropout": self.dropout,
-            "return_sequences": self.return_sequences,
-            "last_layer": self.last_layer,
-            "gamma": self.gamma,
-            "epsilon": self.epsilon,
-            "method": self.method,
-            "kernel_initializer": _serialize(self.kernel_initializer),
-            "recurrent_initializer": _serialize(self.recurrent_initializer),
-            "kernel_regularizer": _serialize(self.kernel_regularizer),
-            "seed": self.seed,
-        }
+        config = {"num_layers": self.num_layers, "batch_norm": self.batch_norm}
         return {**super().get_config(), **config}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class ResidualIndRNNBlock(keras.layers.Layer):
+class ResidualIndRNNBlock(_IndRNNBlockBase):
     """The pre-activation residual IndRNN block: `x_l = x_{l-1} + F(x_{l-1})`.
 
     ```
@@ -375,28 +422,24 @@ class ResidualIndRNNBlock(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        owner = "ResidualIndRNNBlock"
-        self.units = check_int("units", units, owner=owner)
-        self.timesteps = timesteps
-        self.activation = keras.activations.serialize(keras.activations.get(activation))
-        self.batch_norm_momentum = check_fraction(
-            "batch_norm_momentum", batch_norm_momentum, owner=owner, open_maximum=False
-        )
-        self.dropout = check_fraction("dropout", dropout, owner=owner)
-        self.return_sequences = check_bool("return_sequences", return_sequences, owner=owner)
-        self.last_layer = check_bool("last_layer", last_layer, owner=owner)
-        self.gamma = gamma
-        self.epsilon = epsilon
-        self.method = method
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = (
-            None if recurrent_initializer is None else keras.initializers.get(recurrent_initializer)
+        super().__init__(
+            units=units,
+            timesteps=timesteps,
+            activation=activation,
+            batch_norm_momentum=batch_norm_momentum,
+            dropout=dropout,
+            return_sequences=return_sequences,
+            last_layer=last_layer,
+            gamma=gamma,
+            epsilon=epsilon,
+            method=method,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
         )
         self.projection_initializer = keras.initializers.get(projection_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = check_int("seed", seed, minimum=0, owner=owner, allow_none=True)
 
         self.norm_layers = []
         self.recurrent_layers = []
@@ -457,30 +500,11 @@ class ResidualIndRNNBlock(keras.layers.Layer):
             outputs = _last_valid_step(outputs, mask)
         return outputs
 
-    def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
-
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
             return tuple(input_shape)
         return (input_shape[0], input_shape[-1])
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "timesteps": self.timesteps,
-            "activation": self.activation,
-            "batch_norm_momentum": self.batch_norm_momentum,
-            "dropout": self.dropout,
-            "return_sequences": self.return_sequences,
-            "last_layer": self.last_layer,
-            "gamma": self.gamma,
-            "epsilon": self.epsilon,
-            "method": self.method,
-            "kernel_initializer": _serialize(self.kernel_initializer),
-            "recurrent_initializer": _serialize(self.recurrent_initializer),
-            "projection_initializer": _serialize(self.projection_initializer),
-            "kernel_regularizer": _serialize(self.kernel_regularizer),
-            "seed": self.seed,
-        }
+        config = {"projection_initializer": _serialize(self.projection_initializer)}
         return {**super().get_config(), **config}

@@ -2,11 +2,14 @@
 
 Every task function returns a `TaskData(train, validation, test, info)`: three batched, prefetched
 `tf.data.Dataset`s of `(inputs, targets)` (training shuffled) and a JSON-friendly `info` dict that
-describes shapes, the suggested loss and metrics, the trivial baseline, sizes and seeds.
+describes shapes, the suggested loss and metrics, the trivial baseline, sizes and seeds
+(a `TaskInfo`, a dict whose common keys are also attributes).
 The pipelines need TensorFlow (`pip install keras-rnninit[tensorflow]`); they feed models on any
 Keras backend.
 """
 
+from keras_rnninit._task_info import OUTPUT_KINDS
+from keras_rnninit._task_info import TaskInfo
 from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import measure_throughput
@@ -41,9 +44,11 @@ __all__ = [
     "MULTIPLICATION_BASELINE_MSE",
     "NTU_CROSS_SUBJECT_TRAINING_SUBJECTS",
     "NTU_CROSS_VIEW_TRAINING_CAMERAS",
+    "OUTPUT_KINDS",
     "PARITY_CHANCE_ACCURACY",
     "DatasetUnavailableError",
     "TaskData",
+    "TaskInfo",
     "adding_problem",
     "bits_per_character",
     "language_model_windows",

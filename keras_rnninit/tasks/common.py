@@ -52,8 +52,9 @@ class TaskData(NamedTuple):
             order on purpose, as the character language model does), prefetched.
         validation: `tf.data.Dataset` of batched `(inputs, targets)` in a fixed order.
         test: `tf.data.Dataset` of batched `(inputs, targets)` in a fixed order.
-        info: `dict` of plain Python values (JSON-serialisable, so it can be stored in a run's
-            config). Keys present for every task:
+        info: A `keras_rnninit.tasks.TaskInfo`, a `dict` of plain Python values
+            (JSON-serialisable, so it can be stored in a run's config). Keys present for every
+            task, also readable as attributes:
             `name`, `input_shape` (one example, no batch axis), `input_dtype`, `target_shape`,
             `target_dtype`, `output_kind` (`"regression"`, `"classification"`,
             `"binary_per_step"`, `"binary"` or `"classification_per_step"`), `num_classes`

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from keras_rnninit._validation import check_int
 from keras_rnninit.tasks.common import DatasetUnavailableError
+from keras_rnninit._task_info import TaskInfo
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_reachable
 from keras_rnninit.tasks.common import finish
@@ -347,7 +348,9 @@ def pixel_mnist(
         "source": source,
         "reference": "Le et al. 2015 (IRNN), Li et al. 2018 (IndRNN): pixel MNIST",
     }
-    return TaskData(build(train, True), build(validation, False), build(test, False), info)
+    return TaskData(
+        build(train, True), build(validation, False), build(test, False), TaskInfo(**info)
+    )
 
 
 def permuted_pixel_mnist(**kwargs):

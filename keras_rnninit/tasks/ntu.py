@@ -17,6 +17,7 @@ from keras_rnninit._validation import check_int
 from keras_rnninit.tasks.clips import segment_indices
 from keras_rnninit.tasks.clips import validation_mask
 from keras_rnninit.tasks.common import AUTOTUNE
+from keras_rnninit._task_info import TaskInfo
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import finish
 from keras_rnninit.tasks.common import steps_per_split
@@ -260,7 +261,9 @@ def ntu_skeletons(
     batch_size = check_int("batch_size", batch_size, minimum=1, owner=owner)
     shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
     seed = check_int("seed", seed, minimum=0, owner=owner)
-    validation_fraction = check_fraction("validation_fraction", validation_fraction, owner=owner, open_minimum=True)
+    validation_fraction = check_fraction(
+        "validation_fraction", validation_fraction, owner=owner, open_minimum=True
+    )
     for name, value in (("center", center), ("random_frames", random_frames)):
         if not isinstance(value, bool):
             raise ValueError(f"{owner} expects `{name}` to be a bool. Received: {name}={value!r}")
@@ -362,4 +365,4 @@ def ntu_skeletons(
         "seed": seed,
         "reference": "Li et al. 2018 (IndRNN): NTU RGB+D skeletons, 20 frames per clip",
     }
-    return TaskData(datasets["train"], datasets["validation"], datasets["test"], info)
+    return TaskData(datasets["train"], datasets["validation"], datasets["test"], TaskInfo(**info))

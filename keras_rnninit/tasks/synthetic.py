@@ -19,6 +19,7 @@ from keras_rnninit._validation import check_choice
 from keras_rnninit._validation import check_int
 from keras_rnninit.tasks.common import AUTOTUNE
 from keras_rnninit.tasks.common import SPLITS
+from keras_rnninit._task_info import TaskInfo
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import steps_per_split
 
@@ -220,7 +221,7 @@ def adding_problem(
         baseline={"mse": ADDING_BASELINE_MSE, "prediction": 1.0},
         reference=f"{_IRNN}; {_NPRNN}; {_INDRNN}",
     )
-    return TaskData(datasets["train"], datasets["validation"], datasets["test"], info)
+    return TaskData(datasets["train"], datasets["validation"], datasets["test"], TaskInfo(**info))
 
 
 def multiplication_problem(
@@ -281,7 +282,7 @@ def multiplication_problem(
         baseline={"mse": MULTIPLICATION_BASELINE_MSE, "prediction": 0.25},
         reference=_NPRNN,
     )
-    return TaskData(datasets["train"], datasets["validation"], datasets["test"], info)
+    return TaskData(datasets["train"], datasets["validation"], datasets["test"], TaskInfo(**info))
 
 
 def parity(
@@ -360,4 +361,4 @@ def parity(
         "seed": seed,
         "reference": "streaming parity (XOR of the prefix), a standard memory test",
     }
-    return TaskData(datasets["train"], datasets["validation"], datasets["test"], info)
+    return TaskData(datasets["train"], datasets["validation"], datasets["test"], TaskInfo(**info))

@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras_rnninit._validation import check_choice
 from keras_rnninit._validation import check_int
 from keras_rnninit.tasks import common
+from keras_rnninit._task_info import TaskInfo
 from keras_rnninit.tasks.common import TaskData
 
 PTB_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
@@ -283,4 +284,4 @@ def penn_treebank_characters(
         "seed": None,
         "reference": "Li et al. 2018 (IndRNN): character-level Penn Treebank, T = 50",
     }
-    return TaskData(datasets["train"], datasets["validation"], datasets["test"], info)
+    return TaskData(datasets["train"], datasets["validation"], datasets["test"], TaskInfo(**info))

@@ -16,6 +16,7 @@ from keras_rnninit.tasks.clips import segment_indices
 from keras_rnninit.tasks.clips import validation_mask
 from keras_rnninit.tasks.common import AUTOTUNE
 from keras_rnninit.tasks.common import DatasetUnavailableError
+from keras_rnninit._task_info import TaskInfo
 from keras_rnninit.tasks.common import TaskData
 from keras_rnninit.tasks.common import check_reachable
 from keras_rnninit.tasks.common import finish
@@ -165,7 +166,9 @@ def ucf101_features(
     extract_batch_size = check_int("extract_batch_size", extract_batch_size, minimum=1, owner=owner)
     shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
     seed = check_int("seed", seed, minimum=0, owner=owner)
-    validation_fraction = check_fraction("validation_fraction", validation_fraction, owner=owner, open_minimum=True)
+    validation_fraction = check_fraction(
+        "validation_fraction", validation_fraction, owner=owner, open_minimum=True
+    )
 
     if isinstance(feature_extractor, keras.Model):
         model, preprocess, extractor_name = feature_extractor, None, feature_extractor.name
@@ -269,4 +272,4 @@ def ucf101_features(
         "seed": seed,
         "reference": "Talathi & Vartak 2015 (np-RNN): UCF101 action recognition",
     }
-    return TaskData(datasets["train"], datasets["validation"], datasets["test"], info)
+    return TaskData(datasets["train"], datasets["validation"], datasets["test"], TaskInfo(**info))
