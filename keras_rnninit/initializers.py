@@ -17,6 +17,7 @@ from keras_rnninit._validation import PACKAGE
 from keras_rnninit._validation import check_bool
 from keras_rnninit._validation import check_number
 from keras_rnninit._validation import check_positive
+from keras_rnninit.constraints import indrnn_bounds
 
 
 def _block_count(shape, name):
@@ -258,13 +259,12 @@ class IndRNNRecurrentInitializer(_SeededInitializer):
         Returns:
             An `IndRNNRecurrentInitializer`.
         """
-        # Imported here because constraints does not depend on initializers and we keep it so.
-        from keras_rnninit.constraints import indrnn_bounds
-
-        min_value, max_value = indrnn_bounds(
+        # The bounds are on magnitudes (`min_abs`, `max_abs`, as `MagnitudeBound` names them),
+        # which this initializer's `min_value` and `max_value` draw between.
+        min_abs, max_abs = indrnn_bounds(
             timesteps, gamma=gamma, epsilon=epsilon, last_layer=last_layer
         )
-        return cls(min_value=min_value, max_value=max_value, seed=seed)
+        return cls(min_value=min_abs, max_value=max_abs, seed=seed)
 
     def __call__(self, shape, dtype=None):
         shape = tuple(shape)

@@ -87,7 +87,7 @@ def test_the_wheel_runs_the_smoke_test_on_its_own(wheel, tmp_path):
         archive.extractall(unpacked)
         names = archive.namelist()
     # Every subpackage is in the wheel (a missing one would import from nowhere after install).
-    for package in ("callbacks", "kernels", "layers", "tasks"):
+    for package in ("benchmark", "callbacks", "experiment", "layers", "recurrence", "tasks"):
         assert f"keras_rnninit/{package}/__init__.py" in names, package
     assert not [name for name in names if name.startswith(("tests/", "examples/", "docs/"))]
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3",

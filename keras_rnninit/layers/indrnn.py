@@ -4,7 +4,7 @@
 import keras
 from keras import ops
 
-from keras_rnninit import kernels
+from keras_rnninit import recurrence
 from keras_rnninit._validation import PACKAGE
 from keras_rnninit._validation import check_bool
 from keras_rnninit._validation import check_fraction
@@ -13,7 +13,7 @@ from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.constraints import indrnn_bounds
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 
-_METHODS = ("auto",) + kernels.METHODS
+_METHODS = ("auto",) + recurrence.METHODS
 
 
 class _DropoutMasks:
@@ -281,7 +281,7 @@ class IndRNN(keras.layers.RNN):
     - `"chunked"`: loops of about sqrt(T) steps over all chunks at once, then a scan over the
       chunk summaries (clip activations only).
     - `"parallel"`: an associative scan over the steps, log T depth (clip activations only).
-    - `"auto"` (default): an activation the kernels do not know -> Keras' loop over the cell;
+    - `"auto"` (default): an activation the fast path does not know -> Keras' loop over the cell;
       tanh, sigmoid, an unknown sequence length, T < 32, or a CPU -> `"sequential"`; a GPU
       or TPU -> `"parallel"`. `unroll=True` also selects Keras' loop. (On a CPU the
       element-wise work, not the loop, dominates, and the scans do more of it.)
@@ -398,9 +398,9 @@ class IndRNN(keras.layers.RNN):
             trainable=kwargs.get("trainable", True),
             name="indrnn_cell",
         )
-        spec = kernels.activation_spec(cell.activation)
+        spec = recurrence.activation_spec(cell.activation)
         if method != "auto":
-            supported = kernels.supported_methods(spec)
+            supported = recurrence.supported_methods(spec)
             if method not in supported:
                 raise ValueError(
                     f"IndRNN cannot run activation {keras.activations.serialize(cell.activation)!r} "
@@ -435,7 +435,7 @@ class IndRNN(keras.layers.RNN):
             `"sequential"`, `"chunked"`, `"parallel"` or `None`.
         """
         if self.method == "auto":
-            return None if self.unroll else kernels.select_method(self._activation_spec, timesteps)
+            return None if self.unroll else recurrence.select_method(self._activation_spec, timesteps)
         if self.method != "sequential" and timesteps is None:
             raise ValueError(
                 f"IndRNN method={self.method!r} needs a static number of timesteps; give the "
@@ -466,7 +466,7 @@ class IndRNN(keras.layers.RNN):
             projected = ops.flip(projected, 0)
             mask = None if mask is None else ops.flip(mask, 0)
         initial = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        states = kernels.recurrence(
+        states = recurrence.compute_states(
             projected,
             cell.recurrent_kernel,
             initial,

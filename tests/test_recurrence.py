@@ -1,4 +1,4 @@
-"""The IndRNN recurrence kernels: forward against NumPy, hand-written backward against autodiff
+"""keras_rnninit.recurrence, the IndRNN recurrence: forward against NumPy, hand-written backward against autodiff
 and finite differences, the clamp-affine composition, the "auto" rule."""
 
 import itertools
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_rnninit import kernels
-from keras_rnninit.kernels import indrnn as kernel_math
+from keras_rnninit import recurrence
+from keras_rnninit.recurrence import indrnn as recurrence_math
 
 BACKEND = keras.backend.backend()
 ACTIVATIONS = {
@@ -49,7 +49,7 @@ def _numpy_states(a, u, h0, mask, activation):
 
 
 def _run(a, u, h0, mask, activation, method, chunk_size=None):
-    return kernels.recurrence(
+    return recurrence.compute_states(
         ops.convert_to_tensor(a),
         ops.convert_to_tensor(u),
         ops.convert_to_tensor(h0),
@@ -109,7 +109,7 @@ JIT = [True, False] if BACKEND == "tensorflow" else [True]
 def test_forward_matches_numpy(activation, masked):
     a, u, h0, mask = _problem(masked=masked)
     expected = _numpy_states(a, u, h0, mask, activation)
-    for method in kernels.supported_methods(kernels.activation_spec(keras.activations.get(activation))):
+    for method in recurrence.supported_methods(recurrence.activation_spec(keras.activations.get(activation))):
         # chunk_size 4 does not divide T = 9: the last chunk is padded.
         states = _run(a, u, h0, mask, activation, method, chunk_size=4)
         np.testing.assert_allclose(
@@ -140,7 +140,7 @@ def test_gradient_matches_autodiff(activation, method, masked, timesteps, jit):
     w = ops.convert_to_tensor(weights)
 
     def kernel_loss(a, u, h0):
-        states = kernels.recurrence(
+        states = recurrence.compute_states(
             a, u, h0, m, activation=keras.activations.get(activation), method=method, chunk_size=3
         )
         # Weight every state and the last one again: gradients reach both the sequence and
@@ -175,7 +175,7 @@ def test_gradient_matches_finite_differences(activation, method):
     w = ops.convert_to_tensor(weights.astype(dtype))
 
     def loss(a_, u_, h0_):
-        states = kernels.recurrence(
+        states = recurrence.compute_states(
             a_, u_, h0_, m, activation=keras.activations.get(activation), method=method, chunk_size=4
         )
         return ops.sum(states * w)
@@ -202,7 +202,7 @@ def test_masked_step_keeps_an_out_of_range_state():
     h0 = -np.abs(h0) - 1.0
     mask = np.ones((5, a.shape[1]), bool)
     mask[:2] = False
-    for method in kernels.METHODS:
+    for method in recurrence.METHODS:
         states = ops.convert_to_numpy(_run(a, u, h0, mask, "relu", method, chunk_size=2))
         np.testing.assert_allclose(states[0], h0, rtol=0, atol=0, err_msg=method)
         np.testing.assert_allclose(states[1], h0, rtol=0, atol=0, err_msg=method)
@@ -232,7 +232,7 @@ def test_clamp_affine_composition_is_exact_and_associative():
     # float32 on every backend (JAX has no float64 by default); exact maths would give 0.
     f, g, k = (tuple(v.astype("float32") for v in x) for x in (f, g, k))
     compose = lambda p, q: tuple(
-        ops.convert_to_numpy(v).astype(np.float64) for v in kernel_math._compose_clamped(p, q)
+        ops.convert_to_numpy(v).astype(np.float64) for v in recurrence_math._compose_clamped(p, q)
     )
     close = dict(rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(_apply_numpy(compose(f, g), h), _apply_numpy(g, _apply_numpy(f, h)), **close)
@@ -263,7 +263,7 @@ def _states_and_grads(a, u, h0, mask, activation, method, weights):
     if key not in _RUNNERS:
 
         def states_of(a_, u_, h0_, m_):
-            return kernels.recurrence(
+            return recurrence.compute_states(
                 a_, u_, h0_, m_, activation=keras.activations.get(activation), method=method
             )
 

@@ -5,8 +5,8 @@ runs over time is element-wise. Three ways to run it:
 
 - "sequential": one loop of T steps.
 - "parallel": for activations that are clips of a line, each step `h -> clip(a + u*h, lo, hi)`
-  is a clamp-affine map `(m, d, lo, hi)`; these compose in closed form (see `_compose_clamped`),
-  so the states are an associative scan of the step maps (log T depth).
+  is a clamp-affine map `(slope, offset, low, high)`; these compose in closed form (see
+  `_compose_clamped`), so the states are an associative scan of the step maps (log T depth).
 - "chunked" (clip activations too): a C-step loop run for all T/C chunks at once composes each
   chunk's step maps, an associative scan over these chunk maps gives every chunk's start
   state, and a second C-step loop over all chunks computes the states: 2C ~ 2 sqrt(T) loop
@@ -34,7 +34,7 @@ import math
 import keras
 from keras import ops
 
-from keras_rnninit.kernels import _loops
+from keras_rnninit.recurrence import _loops
 
 METHODS = ("sequential", "chunked", "parallel")
 
@@ -109,7 +109,7 @@ def default_chunk_size(timesteps):
     return max(1, int(math.ceil(math.sqrt(timesteps))))
 
 
-def recurrence(
+def compute_states(
     inputs,
     recurrent_kernel,
     initial_state,
@@ -138,7 +138,7 @@ def recurrence(
     spec = activation_spec(activation)
     if spec is None:
         raise ValueError(
-            "The IndRNN kernels handle relu, relu6, hard_tanh, hard_sigmoid, linear, tanh and "
+            "The IndRNN recurrence handles relu, relu6, hard_tanh, hard_sigmoid, linear, tanh and "
             f"sigmoid. Received: activation={activation!r}"
         )
     if method not in supported_methods(spec):
@@ -169,8 +169,8 @@ def recurrence(
     if mask is None:
         states = kernel(a, u, h0)
     else:
-        m = ops.cast(ops.expand_dims(mask, -1), compute_dtype)
-        states = kernel(a, u, h0, m)
+        step_mask = ops.cast(ops.expand_dims(mask, -1), compute_dtype)
+        states = kernel(a, u, h0, step_mask)
     return ops.cast(states, dtype)
 
 
@@ -211,42 +211,42 @@ def _finfo(dtype):
 
 
 def _make_kernel(spec, method, chunk_size, masked):
-    def forward(a, u, h0, m):
+    def forward(a, u, h0, step_mask):
         if method == "sequential":
-            return _forward_sequential(spec, a, u, h0, m)
+            return _forward_sequential(spec, a, u, h0, step_mask)
 
         def scan():
             if method == "chunked":
-                return _forward_chunked(spec, a, u, h0, m, chunk_size)
-            prefix = _loops.associative_scan(_compose_clamped, _step_maps(spec, a, u, m))
+                return _forward_chunked(spec, a, u, h0, step_mask, chunk_size)
+            prefix = _loops.associative_scan(_compose_clamped, _step_maps(spec, a, u, step_mask))
             return _apply_clamped(prefix, ops.expand_dims(h0, 0))
 
         return ops.cond(
-            _scan_is_exact(a, u, h0), scan, lambda: _forward_sequential(spec, a, u, h0, m)
+            _scan_is_exact(a, u, h0), scan, lambda: _forward_sequential(spec, a, u, h0, step_mask)
         )
 
-    def backward(states, upstream, u, h0, m):
+    def backward(states, upstream, u, h0, step_mask):
         # du = sum over t, batch of da_t * h_{t-1}, with h_0 the initial state; `later` is
         # the part t >= 2, which pairs the states with themselves shifted by one step.
         if method == "sequential":
-            d_inputs, d_initial, later = _backward_sequential(spec, states, upstream, u, m)
+            d_inputs, d_initial, later = _backward_sequential(spec, states, upstream, u, step_mask)
         else:
             # The reverse recurrence's slopes J are bounded by max(1, max|u|) too.
             d_inputs, d_initial, later = ops.cond(
                 _scan_is_exact(upstream, u),
-                lambda: scan_backward(states, upstream, u, m),
-                lambda: _backward_sequential(spec, states, upstream, u, m),
+                lambda: scan_backward(states, upstream, u, step_mask),
+                lambda: _backward_sequential(spec, states, upstream, u, step_mask),
             )
         d_recurrent = later + ops.sum(d_inputs[0] * h0, axis=0)
         return d_inputs, d_recurrent, d_initial
 
-    def scan_backward(states, upstream, u, m):
+    def scan_backward(states, upstream, u, step_mask):
         derivative = _derivative(spec, states)
-        if m is not None:
-            derivative = derivative * m
+        if step_mask is not None:
+            derivative = derivative * step_mask
         jacobian = u * derivative
-        if m is not None:
-            jacobian = jacobian + (1 - m)
+        if step_mask is not None:
+            jacobian = jacobian + (1 - step_mask)
         # delta_t = g_t + J_{t+1} * delta_{t+1}: J shifted one step earlier, 0 at the end.
         next_jacobian = ops.concatenate([jacobian[1:], ops.zeros_like(jacobian[:1])], 0)
         if method == "chunked":
@@ -263,17 +263,17 @@ def _make_kernel(spec, method, chunk_size, masked):
 
     if keras.backend.backend() == "numpy":
         # The NumPy backend has no gradients (its custom_gradient only warns): forward only.
-        return lambda a, u, h0, m=None: forward(a, u, h0, m)
+        return lambda a, u, h0, step_mask=None: forward(a, u, h0, step_mask)
 
     if masked:
 
         @ops.custom_gradient
-        def kernel(a, u, h0, m):
-            states = forward(a, u, h0, m)
+        def kernel(a, u, h0, step_mask):
+            states = forward(a, u, h0, step_mask)
 
             def grad(*args, upstream=None):
-                d = backward(states, _upstream(args, upstream), u, h0, m)
-                return (*d, ops.zeros_like(m))
+                d = backward(states, _upstream(args, upstream), u, h0, step_mask)
+                return (*d, ops.zeros_like(step_mask))
 
             return states, grad
 
@@ -327,18 +327,18 @@ def _derivative(spec, states):
 # Sequential: one loop over T.
 
 
-def _forward_sequential(spec, a, u, h0, m):
+def _forward_sequential(spec, a, u, h0, step_mask):
     def step(carry, x):
         new = _activate(spec, x[0] + u * carry[0])
         if len(x) > 1:
             new = ops.where(x[1] > 0, new, carry[0])
         return (new,), (new,)
 
-    _, (states,) = _loops.scan(step, (h0,), (a,) if m is None else (a, m))
+    _, (states,) = _loops.scan(step, (h0,), (a,) if step_mask is None else (a, step_mask))
     return states
 
 
-def _backward_sequential(spec, states, upstream, u, m):
+def _backward_sequential(spec, states, upstream, u, step_mask):
     """`(da, dh_0, sum over t >= 2 and the batch of da_t * h_{t-1})` in one reverse loop."""
     # The carry is (J_{t+1} * delta_{t+1}, da_{t+1}, the du sum so far per batch row), the
     # output da_t. Step t meets h_t (its input) while it still holds da_{t+1}, so it adds their
@@ -358,7 +358,7 @@ def _backward_sequential(spec, states, upstream, u, m):
             carried = carried + (1 - x[2]) * delta
         return (carried, d_input, partial), (d_input,)
 
-    xs = (states, upstream) if m is None else (states, upstream, m)
+    xs = (states, upstream) if step_mask is None else (states, upstream, step_mask)
     zeros = ops.zeros_like(upstream[0])
     (d_initial, _, partial), (d_inputs,) = _loops.scan(
         step, (zeros, zeros, zeros), xs, reverse=True
@@ -366,21 +366,22 @@ def _backward_sequential(spec, states, upstream, u, m):
     return d_inputs, d_initial, ops.sum(partial, axis=0)
 
 
-# Clamp-affine maps h -> clip(m*h + d, lo, hi), stored as tuples (m, d, lo, hi) of tensors.
+# Clamp-affine maps h -> clip(slope*h + offset, low, high), stored as tuples
+# (slope, offset, low, high) of tensors.
 
 _CLAMPED_IDENTITY = (1.0, 0.0, -_INF, _INF)
 _LINEAR_IDENTITY = (1.0, 0.0)
 
 
-def _step_maps(spec, a, u, m):
+def _step_maps(spec, a, u, step_mask):
     slope = ops.broadcast_to(u, ops.shape(a))
     lo = ops.full_like(a, spec.lo)
     hi = ops.full_like(a, spec.hi)
-    if m is None:
+    if step_mask is None:
         return slope, a, lo, hi
     # A masked step is the identity map: slope 1, offset 0, no clip (the state may lie outside
     # [lo, hi], e.g. a user's negative initial state under relu).
-    keep = m > 0
+    keep = step_mask > 0
     return (
         ops.where(keep, slope, ops.ones_like(a)),
         ops.where(keep, a, ops.zeros_like(a)),
@@ -389,37 +390,37 @@ def _step_maps(spec, a, u, m):
     )
 
 
-def _image(m2, d2, lo, hi):
-    """The sorted image [low, high] of [lo, hi] under h -> m2*h + d2 (d2 when m2 == 0, where
-    m2 * inf would be nan)."""
-    flat = ops.equal(m2, 0)
-    p = d2 + m2 * ops.where(flat, 0.0, lo)
-    q = d2 + m2 * ops.where(flat, 0.0, hi)
-    return ops.minimum(p, q), ops.maximum(p, q)
+def _image(slope, offset, low, high):
+    """The sorted image [image_low, image_high] of [low, high] under h -> slope*h + offset
+    (just offset when slope == 0, where slope * inf would be nan)."""
+    flat = ops.equal(slope, 0)
+    at_low = offset + slope * ops.where(flat, 0.0, low)
+    at_high = offset + slope * ops.where(flat, 0.0, high)
+    return ops.minimum(at_low, at_high), ops.maximum(at_low, at_high)
 
 
 def _compose_clamped(first, second):
     """The map `second(first(h))`, in closed form (checked for slopes of either sign)."""
-    m1, d1, l1, h1 = first
-    m2, d2, l2, h2 = second
-    low, high = _image(m2, d2, l1, h1)
+    slope1, offset1, low1, high1 = first
+    slope2, offset2, low2, high2 = second
+    image_low, image_high = _image(slope2, offset2, low1, high1)
     return (
-        m2 * m1,
-        d2 + m2 * d1,
-        ops.maximum(l2, ops.minimum(low, h2)),
-        ops.minimum(h2, ops.maximum(high, l2)),
+        slope2 * slope1,
+        offset2 + slope2 * offset1,
+        ops.maximum(low2, ops.minimum(image_low, high2)),
+        ops.minimum(high2, ops.maximum(image_high, low2)),
     )
 
 
 def _apply_clamped(maps, h):
-    m, d, lo, hi = maps
-    return ops.minimum(ops.maximum(m * h + d, lo), hi)
+    slope, offset, low, high = maps
+    return ops.minimum(ops.maximum(slope * h + offset, low), high)
 
 
 def _compose_linear(first, second):
-    m1, d1 = first
-    m2, d2 = second
-    return m2 * m1, d2 + m2 * d1
+    slope1, offset1 = first
+    slope2, offset2 = second
+    return slope2 * slope1, offset2 + slope2 * offset1
 
 
 def _apply_linear(maps, h):
@@ -496,14 +497,16 @@ def _chunked(xs, h0, chunk_size, compose_step, apply_step, compose, apply, ident
     return _from_chunks(states, length)
 
 
-def _forward_chunked(spec, a, u, h0, m, chunk_size):
+def _forward_chunked(spec, a, u, h0, step_mask, chunk_size):
     lo, hi = spec.lo, spec.hi
 
     def compose_step(carry, x):
         # carry then the step h -> clip(a_t + u*h, lo, hi), without materialising the step map.
-        m1, d1, l1, h1 = carry
-        low, high = _image(u, x[0], l1, h1)
-        composed = (u * m1, x[0] + u * d1, _clip(low, lo, hi), _clip(high, lo, hi))
+        slope, offset, low, high = carry
+        image_low, image_high = _image(u, x[0], low, high)
+        composed = (
+            u * slope, x[0] + u * offset, _clip(image_low, lo, hi), _clip(image_high, lo, hi)
+        )
         if len(x) > 1:
             keep = x[1] > 0
             composed = tuple(ops.where(keep, c, p) for c, p in zip(composed, carry))
@@ -513,7 +516,7 @@ def _forward_chunked(spec, a, u, h0, m, chunk_size):
         new = _clip(x[0] + u * h, lo, hi)
         return new if len(x) == 1 else ops.where(x[1] > 0, new, h)
 
-    xs = (a,) if m is None else (a, m)
+    xs = (a,) if step_mask is None else (a, step_mask)
     return _chunked(
         xs, h0, chunk_size, compose_step, apply_step,
         _compose_clamped, _apply_clamped, _CLAMPED_IDENTITY, reverse=False,
