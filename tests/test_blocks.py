@@ -213,32 +213,6 @@ def test_config_round_trip(cls):
     assert type(restored) is cls and restored.get_config() == config
 
 
-def test_save_and_load_in_a_fresh_process(tmp_path, run_in_fresh_process):
-    model = _deep_model()
-    model.compile(optimizer="adam", loss="mse", jit_compile=True)
-    x = _inputs(batch=8, timesteps=16)
-    # One training step so that the batch-norm moving statistics are not their initial values.
-    model.fit(x, x[:, -1, :1], batch_size=8, epochs=1, verbose=0)
-    expected = model.predict(x, verbose=0)
-    path = tmp_path / "deep.keras"
-    model.save(path)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "expected.npy", expected)
-    out = run_in_fresh_process(
-        f"""
-        import numpy as np, keras
-        import keras_rnninit.layers.blocks
-        model = keras.models.load_model({str(path)!r})
-        x = np.load({str(tmp_path / "x.npy")!r})
-        expected = np.load({str(tmp_path / "expected.npy")!r})
-        got = model.predict(x, verbose=0)
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-        print(type(model.layers[1]).__name__, type(model.layers[2]).__name__)
-        """
-    )
-    assert out.split()[-2:] == ["IndRNNStack", "ResidualIndRNNBlock"]
-
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [

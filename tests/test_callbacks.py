@@ -1,4 +1,4 @@
-"""Tests for keras_rnninit.callbacks and SpectralNormBound: the invariants, on the active backend."""
+"""Tests for keras_rnninit.callbacks: the invariants, on the active backend."""
 
 import csv
 import os
@@ -14,17 +14,14 @@ from keras_rnninit.callbacks import GradientFlowMonitor
 from keras_rnninit.callbacks import RecurrentWeightClipping
 from keras_rnninit.constraints import SpectralNormBound
 
+from helpers import block_singular_values
+from helpers import value_and_gradients
+
 BACKEND = keras.backend.backend()
 
 
 def _weights(model):
     return [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
-
-
-def _block_singular_values(w):
-    n = w.shape[0]
-    k = w.shape[1] // n
-    return np.array([np.linalg.svd(w[:, i * n : (i + 1) * n], compute_uv=False)[0] for i in range(k)])
 
 
 def _exploding_rnn(steps=40, units=6, gain=1.3):
@@ -50,26 +47,10 @@ def _exploding_rnn(steps=40, units=6, gain=1.3):
 
 def _direct_gradients(loss_fn, variables, tensors, model):
     """The reference: d loss_fn(tensors) / d (variables, tensors) by GradientTape or jax.grad."""
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        tensors = [tf.convert_to_tensor(t) for t in tensors]
-        with tf.GradientTape() as tape:
-            tape.watch(tensors)
-            loss = loss_fn(tensors)
-        return tape.gradient(loss, (variables, tensors))
-    import jax
-
-    ids = {id(v) for v in variables}
-    others = [v for v in model.variables if id(v) not in ids]
-
-    def pure(values, tensors):
-        # Every variable read inside a StatelessScope must be mapped (regularizers read None).
-        mapping = list(zip(variables, values)) + [(v, v.value) for v in others]
-        with keras.StatelessScope(state_mapping=mapping):
-            return loss_fn(tensors)
-
-    return jax.grad(pure, argnums=(0, 1))([v.value for v in variables], list(tensors))
+    _, _, tensor_grads, variable_grads = value_and_gradients(
+        lambda tensors: (loss_fn(tensors), ()), tensors, variables, model.variables
+    )
+    return variable_grads, tensor_grads
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,37 +127,7 @@ def test_gradient_clipping_refuses_double_clipping_and_override_replaces():
 
 
 # ---------------------------------------------------------------------------------------------
-# SpectralNormBound and RecurrentWeightClipping
-
-
-def test_spectral_norm_bound_never_underestimates():
-    rng = np.random.RandomState(3)
-    for shape in [(16, 16), (8, 32), (12, 36), (5, 7)]:
-        w = rng.normal(size=shape).astype("float32")
-        constraint = SpectralNormBound(1.0)
-        estimate = np.array(constraint.largest_singular_values(w))
-        if shape == (5, 7):
-            exact = np.linalg.svd(w, compute_uv=False)[:1]
-        else:
-            exact = _block_singular_values(w)
-        n = shape[0]
-        assert np.all(estimate >= exact * (1 - 1e-5))
-        assert np.all(estimate <= exact * n ** (1 / 2 ** (12 + 2)) * (1 + 1e-5))
-        projected = np.array(constraint(w))
-        if shape != (5, 7):
-            assert np.all(_block_singular_values(projected) <= 1.0 + 1e-5)
-    # A kernel already inside the bound is left as it is.
-    small = 0.3 * np.linalg.qr(rng.normal(size=(10, 10)))[0].astype("float32")
-    np.testing.assert_allclose(np.array(SpectralNormBound(1.0)(small)), small, atol=1e-6)
-
-
-def test_spectral_norm_bound_validates_arguments():
-    with pytest.raises(ValueError, match="max_value"):
-        SpectralNormBound(0.0)
-    with pytest.raises(ValueError, match="squarings"):
-        SpectralNormBound(1.0, squarings=0)
-    with pytest.raises(ValueError, match="blocks"):
-        SpectralNormBound(1.0, blocks=3)(np.ones((4, 8), "float32"))
+# RecurrentWeightClipping (SpectralNormBound itself: test_constraints.py)
 
 
 def _rnn_stack(steps=15, units=8, gru=True):
@@ -200,12 +151,12 @@ def test_recurrent_weight_clipping_bounds_singular_values_after_steps():
     model, x, y = _rnn_stack(gru=False)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # traced without constraints
     kernels = [layer.cell.recurrent_kernel for layer in model.layers[:2]]
-    assert max(_block_singular_values(keras.ops.convert_to_numpy(k)).max() for k in kernels) > 1.05
+    assert max(block_singular_values(keras.ops.convert_to_numpy(k)).max() for k in kernels) > 1.05
     clip = RecurrentWeightClipping(max_singular_value=1.0)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[clip])
     assert sorted(clip.attached) == sorted(layer.name for layer in model.layers[:2])
     for kernel in kernels:
-        assert _block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 1.0 + 1e-3
+        assert block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 1.0 + 1e-3
         assert kernel.constraint is None  # detached again after fit
 
 
@@ -217,7 +168,7 @@ def test_recurrent_weight_clipping_selects_by_class_name_and_keeps_existing():
     clip = RecurrentWeightClipping(layers=["LSTM", "GRU"], max_singular_value=0.5)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[clip])
     assert list(clip.attached) == [lstm.name]
-    assert _block_singular_values(keras.ops.convert_to_numpy(lstm.cell.recurrent_kernel)).max() <= 0.5 + 1e-3
+    assert block_singular_values(keras.ops.convert_to_numpy(lstm.cell.recurrent_kernel)).max() <= 0.5 + 1e-3
     assert gru.cell.recurrent_kernel.constraint is own
     with pytest.raises(ValueError, match="already has a constraint"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[RecurrentWeightClipping(layers=[keras.layers.GRU], on_existing="raise")])
@@ -620,7 +571,7 @@ def test_interrupted_fit_leaves_no_constraint_behind():
                   callbacks=[RecurrentWeightClipping(max_singular_value=0.5), _RaiseAtBatch(0)])
     assert kernel.constraint is None
     # The projection made at the start of fit was kept; the constraint was in the train step.
-    assert _block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 0.5 + 1e-4
+    assert block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 0.5 + 1e-4
 
 
 def test_checkpoint_saved_during_fit_carries_no_callback_clipping(tmp_path):

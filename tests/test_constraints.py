@@ -1,11 +1,18 @@
-"""MagnitudeBound and indrnn_bounds."""
+"""keras_rnninit.constraints: MagnitudeBound, indrnn_bounds and SpectralNormBound, and the gate
+blocks that SpectralNormBound shares with the initializers."""
 
 import keras
 import numpy as np
 import pytest
 
+from keras_rnninit import _gates
 from keras_rnninit.constraints import MagnitudeBound
+from keras_rnninit.constraints import SpectralNormBound
 from keras_rnninit.constraints import indrnn_bounds
+from keras_rnninit.initializers import IdentityInitializer
+from keras_rnninit.initializers import NPInitializer
+
+from helpers import block_singular_values
 
 
 def project(constraint, values, dtype="float32"):
@@ -106,3 +113,63 @@ def test_config_round_trip():
         {"class_name": "keras_rnninit>MagnitudeBound", "config": {"min_abs": 0.1, "max_abs": 1.0}}
     )
     assert isinstance(by_config, MagnitudeBound) and by_config.max_abs == 1.0
+
+
+def test_spectral_norm_bound_never_underestimates():
+    rng = np.random.RandomState(3)
+    for shape in [(16, 16), (8, 32), (12, 36), (5, 7)]:
+        w = rng.normal(size=shape).astype("float32")
+        constraint = SpectralNormBound(1.0)
+        estimate = np.array(constraint.largest_singular_values(w))
+        if shape == (5, 7):
+            exact = np.linalg.svd(w, compute_uv=False)[:1]
+        else:
+            exact = block_singular_values(w)
+        n = shape[0]
+        assert np.all(estimate >= exact * (1 - 1e-5))
+        assert np.all(estimate <= exact * n ** (1 / 2 ** (12 + 2)) * (1 + 1e-5))
+        projected = np.array(constraint(w))
+        if shape != (5, 7):
+            assert np.all(block_singular_values(projected) <= 1.0 + 1e-5)
+    # A kernel already inside the bound is left as it is.
+    small = 0.3 * np.linalg.qr(rng.normal(size=(10, 10)))[0].astype("float32")
+    np.testing.assert_allclose(np.array(SpectralNormBound(1.0)(small)), small, atol=1e-6)
+
+
+def test_spectral_norm_bound_validates_arguments():
+    with pytest.raises(ValueError, match="max_value"):
+        SpectralNormBound(0.0)
+    with pytest.raises(ValueError, match="squarings"):
+        SpectralNormBound(1.0, squarings=0)
+    with pytest.raises(ValueError, match="blocks"):
+        SpectralNormBound(1.0, blocks=3)(np.ones((4, 8), "float32"))
+
+
+@pytest.mark.parametrize(
+    "shape, blocks, expected",
+    [((4, 4), None, 1), ((4, 12), None, 3), ((4, 16), None, 4), ((5, 7), None, None),
+     ((4, 8), 4, 4), ((4, 8), 3, None), ((4,), None, None), ((0, 4), None, None)],
+)
+def test_one_gate_block_rule(shape, blocks, expected):
+    assert _gates.count_gate_blocks(shape, blocks) == expected
+
+
+def test_gate_blocks_split_and_stack_back():
+    w = np.arange(24, dtype="float32").reshape(2, 12)
+    split = keras.ops.convert_to_numpy(_gates.split_gate_blocks(w, 3))
+    np.testing.assert_array_equal(split[1], w[:, 4:8])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(_gates.stack_gate_blocks(split)), w)
+
+
+def test_initializers_and_spectral_norm_bound_see_the_same_gate_blocks():
+    # An LSTM-shaped (N, 4N) kernel: the initializers draw 4 blocks, the bound caps each of them.
+    identity = keras.ops.convert_to_numpy(IdentityInitializer(gain=3.0)((5, 20)))
+    np.testing.assert_allclose(block_singular_values(identity), [3.0] * 4, rtol=1e-6)
+    projected = keras.ops.convert_to_numpy(SpectralNormBound(1.0)(identity))
+    np.testing.assert_allclose(block_singular_values(projected), [1.0] * 4, rtol=1e-3)
+    np_kernel = keras.ops.convert_to_numpy(NPInitializer(seed=1)((5, 20)))
+    assert block_singular_values(np_kernel).shape == (4,)
+    # A shape with no square blocks: the initializers refuse it, the bound takes it whole.
+    with pytest.raises(ValueError, match=r"Received: shape=\(5, 7\)"):
+        NPInitializer()((5, 7))
+    assert np.asarray(SpectralNormBound(1.0).largest_singular_values(np.ones((5, 7), "float32"))).shape == (1,)

@@ -11,6 +11,8 @@ from keras import ops
 from keras_rnninit import recurrence
 from keras_rnninit.recurrence import indrnn as recurrence_math
 
+from helpers import value_and_gradients
+
 BACKEND = keras.backend.backend()
 ACTIVATIONS = {
     "relu": lambda z: np.maximum(z, 0.0),
@@ -62,29 +64,7 @@ def _run(a, u, h0, mask, activation, method, chunk_size=None):
 
 def _value_and_grads(fn, args, jit):
     """fn(*args) -> scalar; returns (value, [d fn / d arg]) on the current backend."""
-    args = [ops.convert_to_tensor(x) for x in args]
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        def run(*args):
-            with tf.GradientTape() as tape:
-                for x in args:
-                    tape.watch(x)
-                value = fn(*args)
-            return value, tape.gradient(value, list(args))
-
-        if jit:
-            run = tf.function(run, jit_compile=True)
-        value, grads = run(*args)
-    elif BACKEND == "jax":
-        import jax
-
-        run = jax.value_and_grad(fn, argnums=tuple(range(len(args))))
-        if jit:
-            run = jax.jit(run)
-        value, grads = run(*args)
-    else:
-        pytest.skip(f"no gradient helper for backend {BACKEND}")
+    value, _, grads, _ = value_and_gradients(lambda args: (fn(*args), ()), args, jit=jit)
     return ops.convert_to_numpy(value), [ops.convert_to_numpy(g) for g in grads]
 
 
