@@ -1,6 +1,8 @@
 """IndRNNCell and the fast IndRNN layer: every method equals Keras' loop over the cell, in
 outputs and gradients, under jit; Keras conventions (masking, state, dropout, saving)."""
 
+import math
+import re
 
 import keras
 import numpy as np
@@ -396,3 +398,85 @@ def test_unknown_batch_and_length_on_tensorflow(method):
     length = None if method == "sequential" else 7
     run = tf.function(layer, input_signature=[tf.TensorSpec((None, length, 4))], jit_compile=True)
     np.testing.assert_allclose(run(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def _compiled_training_hlo(model, x):
+    """The optimized HLO text of the compiled gradient of a loss over every output step."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(model(x)))
+            return tape.gradient(loss, model.trainable_variables)
+
+        compiled = tf.function(step, jit_compile=True)
+        return compiled.experimental_get_compiler_ir(tf.constant(x))(stage="optimized_hlo")
+    if BACKEND == "jax":
+        import jax
+
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def loss(trainable, x):
+            outputs, _ = model.stateless_call(trainable, non_trainable, x)
+            return ops.sum(ops.square(outputs))
+
+        lowered = jax.jit(jax.grad(loss)).lower([v.value for v in model.trainable_variables], x)
+        return lowered.compile().as_text()
+    pytest.skip(f"no HLO for backend {BACKEND}")
+
+
+def _while_trip_counts(hlo):
+    """Each while loop's trip count: XLA's `known_trip_count` annotation where it wrote one,
+    else the int constant its condition compares the counter with."""
+    computations = {}
+    for block in re.split(r"\n(?=%|ENTRY)", hlo):
+        computations[block.split(" ", 1)[0].lstrip("%")] = block
+
+    def constants(name, seen=()):
+        block = computations.get(name, "")
+        found = [int(c) for c in re.findall(r"s32\[\] constant\((\d+)\)", block)]
+        for callee in re.findall(r"calls=%([\w.\-]+)", block):
+            if callee not in seen:
+                found += constants(callee, seen + (name,))
+        return found
+
+    counts = []
+    for line in hlo.splitlines():
+        if " while(" not in line:
+            continue
+        known = re.search(r'known_trip_count[^0-9]*(\d+)', line)
+        if known:
+            counts.append(int(known.group(1)))
+        else:
+            condition = re.search(r"condition=%([\w.\-]+)", line).group(1)
+            counts.append(max(constants(condition), default=None))
+    return counts
+
+
+@pytest.mark.parametrize("method", ["sequential", "chunked"])
+def test_compiled_training_step_grows_linearly_in_timesteps(method):
+    """DESIGN's promise, checked on the compiled program rather than on a clock: the training
+    step of a stack that returns sequences is the same program at every length (nothing is
+    unrolled or copied per step), and its loops run T times (sequential) or sqrt(T) times
+    (chunked), forward and backward in each layer. The chunked method also compiles the
+    sequential loop as its fallback (taken only where a scan would lose precision)."""
+    sizes = {}
+    for timesteps in (64, 256):
+        model = keras.Sequential([
+            keras.Input((timesteps, 3), batch_size=4),
+            IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
+            IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
+        ])
+        x = np.random.default_rng(0).normal(size=(4, timesteps, 3)).astype("float32")
+        hlo = _compiled_training_hlo(model, x)
+        sizes[timesteps] = sum(1 for line in hlo.splitlines() if " = " in line)
+        counts = _while_trip_counts(hlo)
+        per_loop = timesteps if method == "sequential" else int(math.ceil(math.sqrt(timesteps)))
+        # Forward and backward loops of both layers (chunked: two passes each way).
+        assert sum(count == per_loop for count in counts) >= 4, (timesteps, counts)
+        assert set(counts) <= {per_loop, timesteps}, (timesteps, counts)
+    # A loop unrolled over time, or a per-step copy, would make the program grow with T; the
+    # chunked method's scan over the T/C chunk maps has log2(T/C) levels, one more here.
+    growth = sizes[256] / sizes[64]
+    assert growth <= (1.05 if method == "sequential" else 1.5), sizes
