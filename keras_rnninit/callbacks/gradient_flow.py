@@ -355,7 +355,9 @@ TensorFlow (as the event-file writer, on any Keras backend).
         optimizer = getattr(self.model, "optimizer", None)
         if batch is None or optimizer is None:
             return epoch
-        return int(keras.ops.convert_to_numpy(optimizer.iterations))
+        # The variable's tensor, not the variable: Keras 3.15's Variable.__array__ takes no
+        # `copy` argument, so NumPy 2 warns on converting the variable itself.
+        return int(keras.ops.convert_to_numpy(optimizer.iterations.value))
 
     def _check(self, record, epoch, batch):
         where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
