@@ -625,3 +625,25 @@ def test_training_batches_have_static_shapes_and_fit_a_compiled_model():
     history = model.fit(data.train, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"][0])
     assert np.isfinite(model.evaluate(data.validation, verbose=0))
+
+
+def test_task_info_is_a_typed_json_dict():
+    data = tasks.adding_problem(timesteps=10, **SMALL)
+    info = data.info
+    assert isinstance(info, tasks.TaskInfo) and isinstance(info, dict)
+    # The common keys read as attributes too; the models read the same output kinds.
+    assert info.output_kind == info["output_kind"] == "regression"
+    assert info.input_shape == (10, 2) and info.num_classes is None and not info.per_step
+    assert info.vocabulary_size is None  # an optional key this task does not have
+    assert info.timesteps == 10  # a task's own key
+    assert json.loads(json.dumps(info))["input_shape"] == [10, 2]
+    assert tasks.OUTPUT_KINDS == keras_rnninit.models.OUTPUTS
+    with pytest.raises(AttributeError):
+        info.no_such_key
+    common = dict(name="t", input_shape=(3, 1), input_dtype="float32", target_shape=(1,),
+                  target_dtype="float32", loss="mse", metrics=["mse"], batch_size=1,
+                  sizes={}, steps={}, seed=0)
+    with pytest.raises(ValueError, match="output_kind='ranking'"):
+        tasks.TaskInfo(output_kind="ranking", num_classes=None, **common)
+    with pytest.raises(ValueError, match="num_classes=None"):
+        tasks.TaskInfo(output_kind="classification", num_classes=None, **common)

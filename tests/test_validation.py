@@ -1,10 +1,12 @@
-"""Issue 9, item 11: arguments that were silently misread or gave raw backend errors."""
+"""keras_rnninit._validation, the one home of every argument check, and the arguments that were
+silently misread or gave raw backend errors (issue 9, item 11)."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_rnninit
+from keras_rnninit import _validation
 from keras_rnninit.callbacks import GradientClipping
 from keras_rnninit.callbacks import RecurrentWeightClipping
 from keras_rnninit.constraints import SpectralNormBound
@@ -55,3 +57,38 @@ def test_spectral_norm_bound_on_a_vector_names_the_shape():
     # A matrix still works.
     w = np.eye(3, dtype="float32") * 2
     np.testing.assert_allclose(keras.ops.convert_to_numpy(SpectralNormBound(1.0)(w)), np.eye(3), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "check, args, kwargs, message",
+    [
+        (_validation.check_int, ("units", 0), {"owner": "IndRNN"},
+         "IndRNN: `units` must be a positive int. Received: units=0"),
+        (_validation.check_int, ("seed", -1), {"minimum": 0, "allow_none": True},
+         "`seed` must be None or an int >= 0. Received: seed=-1"),
+        (_validation.check_int, ("layers", True), {}, "Received: layers=True"),
+        (_validation.check_number, ("gamma", 0.5), {"minimum": 1}, "a finite number >= 1"),
+        (_validation.check_number, ("x", float("nan")), {}, "Received: x=nan"),
+        (_validation.check_positive, ("threshold", 0.0), {}, "a finite number > 0"),
+        (_validation.check_fraction, ("dropout", 1.0), {}, r"a number in \[0, 1\)"),
+        (_validation.check_fraction, ("momentum", 1.5), {"open_maximum": False},
+         r"a number in \[0, 1\]"),
+        (_validation.check_fraction, ("share", 0.0), {"open_minimum": True},
+         r"a number in \(0, 1\)"),
+        (_validation.check_bool, ("last_layer", "False"), {},
+         "`last_layer` must be True or False. Received: last_layer='False'"),
+        (_validation.check_choice, ("mode", "l2"), {"choices": {"norm", "value"}},
+         r"one of \['norm', 'value'\]. Received: mode='l2'"),
+    ],
+)
+def test_one_message_form(check, args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        check(*args, **kwargs)
+
+
+def test_checks_return_plain_values():
+    assert _validation.check_int("units", np.int64(3)) == 3
+    assert type(_validation.check_int("units", np.int64(3))) is int
+    assert _validation.check_number("gamma", 2) == 2.0
+    assert _validation.check_int("timesteps", None, allow_none=True) is None
+    assert _validation.check_fraction("dropout", 0) == 0.0
