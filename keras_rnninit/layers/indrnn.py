@@ -7,6 +7,7 @@ from keras import ops
 from keras_rnninit import recurrence
 from keras_rnninit._validation import PACKAGE
 from keras_rnninit._validation import check_bool
+from keras_rnninit._validation import check_choice
 from keras_rnninit._validation import check_fraction
 from keras_rnninit._validation import check_int
 from keras_rnninit.constraints import MagnitudeBound
@@ -14,6 +15,13 @@ from keras_rnninit.constraints import indrnn_bounds
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 
 _METHODS = ("auto",) + recurrence.METHODS
+# IndRNNCell's arguments, which IndRNN takes too and hands to the cell it runs.
+_CELL_ARGUMENTS = (
+    "units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer",
+    "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+    "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "timesteps",
+    "last_layer", "gamma", "epsilon", "seed",
+)
 
 
 class _DropoutMasks:
@@ -365,35 +373,12 @@ class IndRNN(keras.layers.RNN):
         unroll=False,
         **kwargs,
     ):
-        if method not in _METHODS:
-            raise ValueError(f"IndRNN expects `method` in {_METHODS}. Received: method={method!r}")
-        flags = {
-            "return_sequences": return_sequences, "return_state": return_state,
-            "go_backwards": go_backwards, "stateful": stateful, "unroll": unroll,
-        }
-        for name, value in flags.items():
-            # bool("False") is True: a string would silently mean the opposite.
-            if not isinstance(value, bool):
-                raise ValueError(f"IndRNN expects `{name}` to be True or False. Received: {name}={value!r}")
+        check_choice("method", method, _METHODS, owner="IndRNN")
+        for name in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
+            check_bool(name, locals()[name], owner="IndRNN")
+        arguments = locals()
         cell = IndRNNCell(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            timesteps=timesteps,
-            last_layer=last_layer,
-            gamma=gamma,
-            epsilon=epsilon,
-            seed=seed,
+            **{name: arguments[name] for name in _CELL_ARGUMENTS},
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="indrnn_cell",
