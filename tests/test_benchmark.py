@@ -341,3 +341,24 @@ def test_torch_indrnn_loop_is_the_indrnn_recurrence():
         layer.recurrent.fill_(3.0)
     network.constrain()
     assert float(layer.recurrent.detach().max()) == pytest.approx(2.0 ** (1 / 5))
+
+
+def test_the_torch_rungs_script_imports_neither_keras_nor_the_package(run_in_fresh_process):
+    # The parent runs the file as a script (not `-m`, which would import the package and Keras),
+    # so that no backend's thread pool shares the process that times PyTorch.
+    from keras_rnninit.benchmark import torch_rungs
+
+    out = run_in_fresh_process(
+        f"""
+        import json, runpy, sys
+        sys.argv = [{torch_rungs.__file__!r}, "--help"]
+        try:
+            runpy.run_path({torch_rungs.__file__!r}, run_name="__main__")
+        except SystemExit:
+            pass
+        loaded = sorted({{m.split(".")[0] for m in sys.modules}}
+                        & {{"keras", "keras_rnninit", "tensorflow", "jax", "torch"}})
+        print(json.dumps(loaded))
+        """
+    )
+    assert json.loads(out.strip().splitlines()[-1]) == []
