@@ -23,8 +23,9 @@ CPU):
 
 `--permuted` applies one fixed permutation, drawn from `--seed` and stored in config.json.
 `--row-by-row` reads 28 rows of 28 pixels instead (28 steps; minutes, for a quick check).
-Baselines: `--model lstm --learning-rate 1e-3` (or irnn, np_rnn; the IndRNN-only options
---dropout, --weight-decay and --gamma are then ignored).
+Baselines: `--model lstm --learning-rate 1e-3` (or irnn, np_rnn): one layer, the family's own
+default, unless `--layers` says otherwise; the IndRNN-only options --dropout, --weight-decay
+and --gamma are then ignored.
 Data: `--data-dir DIR` pointing at a folder with the four MNIST IDX files
 (`train-images-idx3-ubyte.gz`, ...; gzip-compressed or not) or keras' `mnist.npz` is read
 offline; otherwise tensorflow-datasets loads (and, with network access, downloads) MNIST into
@@ -41,7 +42,6 @@ from keras_rnninit import tasks  # noqa: E402
 
 DEFAULTS = {
     "model": "bn_indrnn",
-    "layers": 6,
     "epochs": 5,
     "steps_per_epoch": 0,
     "validation_steps": 0,
@@ -54,6 +54,8 @@ DEFAULTS = {
     "weight_decay": 1e-4,
     "gamma": 5.0,
 }
+INDRNN_LAYERS = 6
+
 QUICK = {
     "validation_size": 8,
     "units": 16,
@@ -86,6 +88,10 @@ def main(argv=None, callbacks=()):
     args = experiment.parse_args(parser, argv)
     if args.quick:
         args.row_by_row = True
+    if args.layers is None and "indrnn" in args.model:
+        # The authors' six layers for the IndRNN families; a baseline keeps its family's own
+        # depth (one layer, as in the papers' IRNN and LSTM rows) unless --layers is given.
+        args.layers = INDRNN_LAYERS
 
     try:
         data = tasks.pixel_mnist(

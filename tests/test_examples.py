@@ -406,3 +406,25 @@ def test_example_docstring_keeps_shell_line_continuations(name):
     segment = ast.get_source_segment(source, node)
     continued = sum(line.endswith("\\") for line in segment.splitlines())
     assert node.value.value.count("\\\n") == continued, name
+
+
+@pytest.mark.parametrize("model, layers", [("bn_indrnn", 6), ("indrnn", 6), ("lstm", None), ("irnn", None)])
+def test_sequential_mnist_depth_is_the_recipe_for_indrnn_and_the_family_default_for_baselines(
+        model, layers, tmp_path, monkeypatch):
+    """A baseline (`--model lstm`) once inherited the IndRNN recipe's six layers silently."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    module = load_example("sequential_mnist")
+    seen = []
+
+    class Built(Exception):
+        pass
+
+    def record(args, info, **extra):
+        seen.append(args.layers)
+        raise Built
+
+    monkeypatch.setattr(module.experiment, "model_builder", record)
+    with tfds.testing.mock_data(num_examples=40), pytest.raises(Built):
+        module.main(["--model", model, "--validation-size", "8", "--row-by-row",
+                     "--output-dir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "tfds")])
+    assert seen == [layers]
