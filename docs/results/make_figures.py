@@ -73,7 +73,7 @@ def _label(config):
     arguments = config["arguments"]
     label = f"{arguments['model']}, Adam {arguments['learning_rate']:g}"
     if arguments.get("lr_decay") == "cosine":
-        label += " cosine"
+        label += f" cosine over {arguments['epochs'] * arguments['steps_per_epoch']} steps"
     if arguments.get("input_stddev") is not None:
         label += f", inputs N(0, {arguments['input_stddev']:g}^2)"
     return label
