@@ -16,6 +16,9 @@ import keras
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The wheel is built in the checkout (build/, *.egg-info): the tests that need it share one
+# pytest-xdist worker, so it is built once and never by two workers at the same time.
+pytestmark = pytest.mark.xdist_group("wheel")
 SCRIPTS = os.path.join(ROOT, ".github", "scripts")
 
 

@@ -124,44 +124,35 @@ def main(argv=None):
     args = parser.parse_args(argv)
     _check_positive(parser, args)
 
-    def log(line):
-        if not args.quiet:
-            print(line, file=sys.stderr, flush=True)
+    def progress_to_stderr(line):
+        print(line, file=sys.stderr, flush=True)
 
+    progress = None if args.quiet else progress_to_stderr
     keras_models = [m for m in args.models if m in KERAS_MODELS]
     torch_models = [m for m in args.models if m in TORCH_MODELS]
+    # What the Keras and the PyTorch rungs share: the batch, the network and the timing.
+    shared = dict(
+        timesteps=args.timesteps,
+        batch_size=args.batch_size,
+        input_dim=args.input_dim,
+        units=args.units,
+        layers=args.layers,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        max_seconds_per_row=args.max_seconds_per_row or None,
+        log=progress,
+    )
     rows = []
     if keras_models and args.backends:
-        rows = run_backends(argv, args.backends, keras_models, log)
+        # Each backend's subprocess gets `argv`, --quiet included, and prints its own rows.
+        rows = run_backends(argv, args.backends, keras_models, progress)
     elif keras_models:
         rows = run_benchmark(
-            models=keras_models,
-            methods=args.methods,
-            timesteps=args.timesteps,
-            batch_size=args.batch_size,
-            input_dim=args.input_dim,
-            units=args.units,
-            layers=args.layers,
-            repeats=args.repeats,
-            warmup=args.warmup,
-            jit_compile=not args.no_jit,
-            max_seconds_per_row=args.max_seconds_per_row or None,
-            log=log,
-            dropout=args.dropout,
+            models=keras_models, methods=args.methods, jit_compile=not args.no_jit,
+            dropout=args.dropout, **shared,
         )
     if torch_models:
-        rows += run_torch_rungs(
-            models=torch_models,
-            timesteps=args.timesteps,
-            batch_size=args.batch_size,
-            input_dim=args.input_dim,
-            units=args.units,
-            layers=args.layers,
-            repeats=args.repeats,
-            warmup=args.warmup,
-            max_seconds_per_row=args.max_seconds_per_row or None,
-            log=log if not args.quiet else None,
-        )
+        rows += run_torch_rungs(models=torch_models, **shared)
     add_ratios(rows)
     print(describe_machine())
     print(
@@ -173,7 +164,7 @@ def main(argv=None):
     pipeline = []
     if not args.no_pipeline:
         pipeline = measure_input_pipeline(
-            args.timesteps, batch_size=args.batch_size, rows=rows, log=log
+            args.timesteps, batch_size=args.batch_size, rows=rows, log=progress
         )
     if pipeline:
         print("\nInput pipeline (adding problem, tf.data, generated in-graph) against training:")

@@ -8,7 +8,8 @@ def measure_input_pipeline(timesteps, batch_size=32, batches=50, rows=(), log=pr
     with the training throughput of the fastest measured `IndRNN(method="auto")` row at that
     length in `rows` (over backends) (`batch_size / ms_per_step`). A headroom above 1 means the
     pipeline outruns the model, so training never waits on its input. Needs TensorFlow
-    (tf.data); returns no rows without it.
+    (tf.data); returns no rows without it. `log` gets one progress line per length, or is
+    `None` for none.
 
     Returns:
         A list of dicts with `model="input_pipeline"`, `timesteps`, `batch_size`,
@@ -17,7 +18,8 @@ def measure_input_pipeline(timesteps, batch_size=32, batches=50, rows=(), log=pr
     try:
         from keras_rnninit import tasks
     except ImportError as error:  # No TensorFlow: no tf.data pipeline to measure.
-        log(f"input pipeline: not measured ({error})")
+        if log is not None:
+            log(f"input pipeline: not measured ({error})")
         return []
     measured = []
     for length in timesteps:
@@ -49,7 +51,8 @@ def measure_input_pipeline(timesteps, batch_size=32, batches=50, rows=(), log=pr
                 "headroom": result["examples_per_second"] / model_rate if model_rate else None,
             }
         )
-        log(f"input pipeline T={length}: {result['examples_per_second']:.0f} samples/s")
+        if log is not None:
+            log(f"input pipeline T={length}: {result['examples_per_second']:.0f} samples/s")
     return measured
 
 

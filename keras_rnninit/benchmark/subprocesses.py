@@ -106,9 +106,12 @@ def run_torch_rungs(
     return add_ratios(rows)
 
 
-def run_backends(argv, backends, models, log):
+def run_backends(argv, backends, models, log=None):
     """Runs `python -m keras_rnninit.benchmark` once per backend, each in a subprocess with
-    that `KERAS_BACKEND`, and returns the merged rows with their ratios."""
+    that `KERAS_BACKEND`, and returns the merged rows with their ratios.
+
+    `log` (or `None`) gets a header line per backend; a backend that fails is always reported,
+    on stderr."""
     rows = []
     for backend in backends:
         with tempfile.TemporaryDirectory() as directory:
@@ -119,7 +122,8 @@ def run_backends(argv, backends, models, log):
             child += ["--output", path, "--no-pipeline", "--models", ",".join(models)]
             env = dict(os.environ, KERAS_BACKEND=backend)
             env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            log(f"=== backend {backend} ===")
+            if log is not None:
+                log(f"=== backend {backend} ===")
             # The child's own table goes nowhere: the merged table is printed once, here. Its
             # progress lines and errors (stderr) pass through.
             result = subprocess.run(
@@ -128,7 +132,10 @@ def run_backends(argv, backends, models, log):
                 stdout=subprocess.DEVNULL,
             )
             if result.returncode != 0 or not os.path.exists(path):
-                log(f"backend {backend} failed with exit status {result.returncode}")
+                print(
+                    f"backend {backend} failed with exit status {result.returncode}",
+                    file=sys.stderr, flush=True,
+                )
                 continue
             with open(path) as handle:
                 rows.extend(json.load(handle))
