@@ -5,9 +5,18 @@ import subprocess
 import sys
 import textwrap
 
-import keras
-import numpy as np
-import pytest
+# Under pytest-xdist each worker already has a core of its own: one compute thread per worker
+# (set before the backend is imported; a value set by hand wins) instead of every worker's
+# thread pool spanning every core.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +126,4 @@ def read_tensorboard():
         return found
 
     return read
+
