@@ -3,6 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_rnninit._validation import check_fraction
+from keras_rnninit._validation import check_int
+
 
 def segment_indices(length, frames, uniform_draws=None):
     """Indices of `frames` frames, one from each of `frames` equal segments of `[0, length)`.
@@ -28,3 +31,16 @@ def validation_mask(count, fraction, seed):
     mask = np.zeros(count, dtype=bool)
     mask[np.random.default_rng(seed).choice(count, size=size, replace=False)] = True
     return mask
+
+
+def check_split_arguments(owner, batch_size, shuffle_buffer, seed, validation_fraction):
+    """The batching and held-out-share arguments both clip data sets take, checked; returns them
+    as ints and a fraction in (0, 1)."""
+    return (
+        check_int("batch_size", batch_size, minimum=1, owner=owner),
+        check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner),
+        check_int("seed", seed, minimum=0, owner=owner),
+        check_fraction(
+            "validation_fraction", validation_fraction, owner=owner, open_minimum=True
+        ),
+    )

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_fraction
 from keras_rnninit._validation import check_int
+from keras_rnninit.tasks.clips import check_split_arguments
 from keras_rnninit.tasks.clips import segment_indices
 from keras_rnninit.tasks.clips import validation_mask
 from keras_rnninit.tasks.common import AUTOTUNE
@@ -258,11 +258,8 @@ def ntu_skeletons(
     check_choice("benchmark", benchmark, NTU_BENCHMARKS, owner=owner)
     frames = check_int("frames", frames, minimum=1, owner=owner)
     max_bodies = check_int("max_bodies", max_bodies, minimum=1, owner=owner)
-    batch_size = check_int("batch_size", batch_size, minimum=1, owner=owner)
-    shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
-    seed = check_int("seed", seed, minimum=0, owner=owner)
-    validation_fraction = check_fraction(
-        "validation_fraction", validation_fraction, owner=owner, open_minimum=True
+    batch_size, shuffle_buffer, seed, validation_fraction = check_split_arguments(
+        owner, batch_size, shuffle_buffer, seed, validation_fraction
     )
     for name, value in (("center", center), ("random_frames", random_frames)):
         if not isinstance(value, bool):

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_rnninit._validation import check_fraction
 from keras_rnninit._validation import check_int
+from keras_rnninit.tasks.clips import check_split_arguments
 from keras_rnninit.tasks.clips import segment_indices
 from keras_rnninit.tasks.clips import validation_mask
 from keras_rnninit.tasks.common import AUTOTUNE
@@ -162,12 +162,9 @@ def ucf101_features(
         raise ValueError(f"{owner} expects a ucf101 TFDS config name. Received: config={config!r}")
     frames = check_int("frames", frames, minimum=1, owner=owner)
     image_size = check_int("image_size", image_size, minimum=32, owner=owner)
-    batch_size = check_int("batch_size", batch_size, minimum=1, owner=owner)
     extract_batch_size = check_int("extract_batch_size", extract_batch_size, minimum=1, owner=owner)
-    shuffle_buffer = check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner)
-    seed = check_int("seed", seed, minimum=0, owner=owner)
-    validation_fraction = check_fraction(
-        "validation_fraction", validation_fraction, owner=owner, open_minimum=True
+    batch_size, shuffle_buffer, seed, validation_fraction = check_split_arguments(
+        owner, batch_size, shuffle_buffer, seed, validation_fraction
     )
 
     if isinstance(feature_extractor, keras.Model):
