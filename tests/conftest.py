@@ -126,4 +126,3 @@ def read_tensorboard():
         return found
 
     return read
-
