@@ -36,9 +36,9 @@ def read_history(run):
 def mnist_figure():
     figure, axis = pyplot.subplots(figsize=(6, 4))
     drawn = False
-    for run, authors, label in (
-        ("pixel_mnist_bn_indrnn", AUTHORS_PIXEL, "pixel"),
-        ("permuted_mnist_bn_indrnn", AUTHORS_PERMUTED, "permuted"),
+    for run, authors, label, other_seeds in (
+        ("pixel_mnist_bn_indrnn", AUTHORS_PIXEL, "pixel", ()),
+        ("permuted_mnist_bn_indrnn", AUTHORS_PERMUTED, "permuted", ("seed2",)),
     ):
         history = read_history(run)
         if history is None:
@@ -50,6 +50,14 @@ def mnist_figure():
                           marker="o", label=f"{label}: this package (validation)")
         axis.plot(list(shown), list(shown.values()), marker="x", linestyle="--",
                   color=line.get_color(), label=f"{label}: authors' log (validation)")
+        # Runs of the same recipe from another seed (another permutation too): same colour.
+        for seed in other_seeds:
+            again = read_history(f"{run}_{seed}")
+            if again is not None:
+                axis.plot([int(e) + 1 for e in again["epoch"]],
+                          [100 * v for v in again["val_sparse_categorical_accuracy"]],
+                          marker="s", linestyle=":", color=line.get_color(),
+                          label=f"{label}: this package, {seed.replace('seed', 'seed ')}")
     if not drawn:
         pyplot.close(figure)
         return
