@@ -48,7 +48,6 @@ def check_outputs(output_dir, epochs, test_metrics):
 @pytest.mark.parametrize(
     "name, model, test_metrics",
     [
-        ("adding_problem", "indrnn", ["loss"]),
         ("multiplication_problem", "np_rnn", ["loss"]),
         pytest.param("parity", "indrnn", ["binary_accuracy"], marks=pytest.mark.slow),
         ("parity", "lstm", ["binary_accuracy"]),
@@ -321,10 +320,15 @@ def test_sequential_mnist_refuses_timesteps(capsys):
     assert error.value.code == 2 and "--timesteps" in capsys.readouterr().err
 
 
-def test_adding_problem_input_stddev_reaches_the_input_weights(tmp_path, capsys):
-    load_example("adding_problem").main(
-        ["--quick", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
+def test_adding_problem_quick_and_its_input_stddev_reaches_the_input_weights(tmp_path, capsys):
+    # The adding problem's row of test_synthetic_examples_quick, with --input-stddev: one run
+    # for both.
+    results = load_example("adding_problem").main(
+        ["--quick", "--model", "indrnn", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
     )
+    metrics, config = check_outputs(str(tmp_path), 2, ["loss"])
+    assert metrics == json.loads(json.dumps(results))
+    assert config["arguments"]["model"] == "indrnn" and config["task"]["timesteps"] > 0
     model = keras.saving.load_model(str(tmp_path / "model.keras"))
     stddevs = [layer.cell.kernel_initializer.stddev for layer in model.layers
                if isinstance(layer, keras_rnninit.IndRNN)]

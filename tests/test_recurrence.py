@@ -289,6 +289,14 @@ def _assert_agrees_with_sequential(got, want, what):
         np.testing.assert_allclose(got[finite], want[finite], rtol=1e-3, atol=1e-3 * scale, err_msg=what)
 
 
+def _case_length(activation):
+    """The one length per activation that the scan tests below share: on JAX each new shape is a
+    new compile of every method, which was most of these tests' time. T = 2000 for ReLU,
+    IndRNN's activation, and T = 300 (17 chunks of 18 steps) for the clipping activations."""
+    return 2000 if activation == "relu" else 300
+
+
+@pytest.mark.xdist_group("recurrence_scans")  # one worker, so the compiled runners are shared
 @pytest.mark.parametrize(
     "activation,slope,timesteps",
     [("relu", 1.6, 200), ("relu", 1.1, 1000), ("relu", -2.0, 200), ("hard_tanh", 1.6, 200),
@@ -296,13 +304,20 @@ def _assert_agrees_with_sequential(got, want, what):
 )
 def test_issue_9_reproducers_agree_with_sequential(activation, slope, timesteps):
     """Issue 9, item 1: a = 0, h0 = 0 keeps every state at 0, yet u^T overflowed to inf and
-    chunked / parallel gave NaN states and gradients."""
-    a = np.zeros((timesteps, 1, 1), "float32")
-    a[timesteps // 2] = 0.5  # a non-zero drive half way: states then grow (or saturate)
-    u = np.array([slope], "float32")
-    h0 = np.zeros((1, 1), "float32")
+    chunked / parallel gave NaN states and gradients.
+
+    The reported case ran `timesteps` steps with a drive half way. Here it runs in the shared
+    length: the zeros go on for longer (so u^t overflows sooner in the scans) and the drive
+    comes `timesteps - timesteps // 2` steps before the end, so the states after it are the
+    reported run's, finite."""
+    length = _case_length(activation)
+    a = np.zeros((length, 2, 4), "float32")
+    a[length - (timesteps - timesteps // 2)] = 0.5
+    u = np.full(4, slope, "float32")
+    h0 = np.zeros((2, 4), "float32")
     weights = np.ones(a.shape, "float32")
     want_states, want_grads = _states_and_grads(a, u, h0, None, activation, "sequential", weights)
+    assert np.all(np.isfinite(want_states)) and np.any(want_states != 0)
     for method in ("chunked", "parallel"):
         states, grads = _states_and_grads(a, u, h0, None, activation, method, weights)
         _assert_agrees_with_sequential(states, want_states, f"{method} states")
@@ -315,12 +330,10 @@ def _extreme_cases(activation):
     and u scaled so that max|u|^T = e^c, c in [-1, 7], just inside or just outside the scans'
     bound, so both the scans and the fallback loop are exercised.
 
-    One length per activation, so that each method compiles once per activation (on JAX the
-    compiles were most of this test's time): T = 2000 for ReLU, IndRNN's activation, and T = 300
-    (17 chunks of 18 steps) for the clipping activations; c and the overflow of 3^T do not
-    depend on T."""
+    One length per activation (`_case_length`), so that each method compiles once per
+    activation; c and the overflow of 3^T do not depend on T."""
     rng = np.random.default_rng(sum(map(ord, activation)))
-    timesteps = 2000 if activation == "relu" else 300
+    timesteps = _case_length(activation)
     for wide in (True, False, True, False, True, False):
         units = 4
         u = rng.uniform(-3, 3, units)
@@ -332,6 +345,7 @@ def _extreme_cases(activation):
         yield tuple(x.astype("float32") for x in (a, u, h0)) + (mask,)
 
 
+@pytest.mark.xdist_group("recurrence_scans")
 @pytest.mark.parametrize("activation", CLIP)
 def test_every_method_agrees_with_sequential_on_extreme_slopes(activation):
     """Property: wherever `sequential` is finite, chunked and parallel give the same states and
