@@ -54,8 +54,15 @@ def check_outputs(output_dir, epochs, test_metrics):
     ],
 )
 def test_synthetic_examples_quick(name, model, test_metrics, tmp_path):
-    results = load_example(name).main(["--quick", "--model", model, "--output-dir", str(tmp_path)])
-    metrics, config = check_outputs(str(tmp_path), 2, test_metrics)
+    check_synthetic_quick_run(name, model, test_metrics, tmp_path)
+
+
+def check_synthetic_quick_run(name, model, test_metrics, output_dir, extra=()):
+    """Runs a synthetic-task example with --quick and checks its files and its returned metrics."""
+    results = load_example(name).main(
+        ["--quick", "--model", model, *extra, "--output-dir", str(output_dir)]
+    )
+    metrics, config = check_outputs(str(output_dir), 2, test_metrics)
     assert metrics == json.loads(json.dumps(results))
     assert config["arguments"]["model"] == model and config["task"]["timesteps"] > 0
 
@@ -323,12 +330,8 @@ def test_sequential_mnist_refuses_timesteps(capsys):
 def test_adding_problem_quick_and_its_input_stddev_reaches_the_input_weights(tmp_path, capsys):
     # The adding problem's row of test_synthetic_examples_quick, with --input-stddev: one run
     # for both.
-    results = load_example("adding_problem").main(
-        ["--quick", "--model", "indrnn", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
-    )
-    metrics, config = check_outputs(str(tmp_path), 2, ["loss"])
-    assert metrics == json.loads(json.dumps(results))
-    assert config["arguments"]["model"] == "indrnn" and config["task"]["timesteps"] > 0
+    check_synthetic_quick_run("adding_problem", "indrnn", ["loss"], tmp_path,
+                              extra=["--input-stddev", "0.05"])
     model = keras.saving.load_model(str(tmp_path / "model.keras"))
     stddevs = [layer.cell.kernel_initializer.stddev for layer in model.layers
                if isinstance(layer, keras_rnninit.IndRNN)]
