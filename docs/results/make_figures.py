@@ -38,7 +38,7 @@ def mnist_figure():
     drawn = False
     for run, authors, label, other_seeds in (
         ("pixel_mnist_bn_indrnn", AUTHORS_PIXEL, "pixel", ()),
-        ("permuted_mnist_bn_indrnn", AUTHORS_PERMUTED, "permuted", ("seed2",)),
+        ("permuted_mnist_bn_indrnn", AUTHORS_PERMUTED, "permuted", (2,)),
     ):
         history = read_history(run)
         if history is None:
@@ -52,12 +52,12 @@ def mnist_figure():
                   color=line.get_color(), label=f"{label}: authors' log (validation)")
         # Runs of the same recipe from another seed (another permutation too): same colour.
         for seed in other_seeds:
-            again = read_history(f"{run}_{seed}")
+            again = read_history(f"{run}_seed{seed}")
             if again is not None:
                 axis.plot([int(e) + 1 for e in again["epoch"]],
                           [100 * v for v in again["val_sparse_categorical_accuracy"]],
                           marker="s", linestyle=":", color=line.get_color(),
-                          label=f"{label}: this package, {seed.replace('seed', 'seed ')}")
+                          label=f"{label}: this package, seed {seed}")
     if not drawn:
         pyplot.close(figure)
         return
