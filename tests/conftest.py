@@ -159,3 +159,33 @@ def read_tensorboard():
         return found
 
     return read
+
+
+_GROUPS_LOST = (
+    "pytest-xdist did not group this test, which is marked xdist_group: this pytest / "
+    "pytest-xdist pair loses --dist loadgroup (pytest-dev/pytest-xdist#1386); see the pytest pin "
+    "in pyproject.toml"
+)
+
+
+_LOST = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup`, fails every test marked `xdist_group` that pytest-xdist has not
+    grouped (a worker marks grouped tests by appending `@group` to their node id).
+
+    pytest 9.2 with pytest-xdist 3.8 lost the groups without a word (pytest-dev/pytest-xdist#1386):
+    the wheel tests built in the checkout on two workers at once, the scan tests compiled twice.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+            item.stash[_LOST] = True
+
+
+def pytest_runtest_setup(item):
+    if item.stash.get(_LOST, False):
+        pytest.fail(_GROUPS_LOST)
