@@ -32,7 +32,7 @@ def _iterate_datasets_without_autotuning():
     collection measured at 13.9, 17.9 and 20.5 s of wall time with 0.45-0.5 s of CPU, over 50 s a
     worker in tests/test_callbacks.py, test_indrnn.py and test_experiment.py on TensorFlow); with
     autotuning off the longest gen-2 collection in the same files was 0.63 s and the three files
-    ran in 117 s instead of 157 s (docs/contributing.md). Autotuning only picks buffer sizes and
+    ran in 117 s instead of 157 s. Autotuning only picks buffer sizes and
     parallelism; what a pipeline yields does not depend on it, and the tests check values.
     """
     try:
@@ -62,7 +62,7 @@ def pytest_configure(config):
     traced and XLA-compiled the same program again. The cache keys programs by their HLO, so a
     repeat is read back instead of compiled (the compiled program is the same one; nothing is
     skipped but the compiler). Measured on tests/test_callbacks.py, test_models.py and
-    test_blocks.py, 2 workers: 130 s without, 105 s with (docs/contributing.md). A fresh folder
+    test_blocks.py, 2 workers: 130 s without, 105 s with. A fresh folder
     for every run: the run folder pytest-xdist gives its workers, or a temporary folder with
     `-n 0`, removed at the end.
     """
@@ -191,31 +191,17 @@ def read_tensorboard():
     return read
 
 
-_GROUPS_LOST = (
-    "pytest-xdist did not group this test, which is marked xdist_group: this pytest / "
-    "pytest-xdist pair loses --dist loadgroup (pytest-dev/pytest-xdist#1386); see the pytest pin "
-    "in pyproject.toml"
-)
-
-
-_LOST = pytest.StashKey[bool]()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
+def pytest_runtest_setup(item):
     """Under `--dist loadgroup`, fails every test marked `xdist_group` that pytest-xdist has not
     grouped (a worker marks grouped tests by appending `@group` to their node id).
 
     pytest 9.2 with pytest-xdist 3.8 lost the groups without a word (pytest-dev/pytest-xdist#1386):
     the wheel tests built in the checkout on two workers at once, the scan tests compiled twice.
     """
-    if not getattr(config.option, "loadgroup", False):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
-            item.stash[_LOST] = True
-
-
-def pytest_runtest_setup(item):
-    if item.stash.get(_LOST, False):
-        pytest.fail(_GROUPS_LOST)
+    if (getattr(item.config.option, "loadgroup", False)
+            and item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid):
+        pytest.fail(
+            "pytest-xdist did not group this test, which is marked xdist_group: this pytest / "
+            "pytest-xdist pair loses --dist loadgroup (pytest-dev/pytest-xdist#1386); see the "
+            "pytest pin in pyproject.toml"
+        )
