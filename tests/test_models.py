@@ -264,7 +264,9 @@ def test_residual_and_batch_norm_variants_use_the_package_blocks():
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_every_family_trains_finite_under_jit(name):
     model = models.build_model(name, (10, 2), units=8, num_layers=2, seed=10)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse", jit_compile=True)
+    # SGD: Adam's slots and update (about ten ops a weight) made most of the train step that
+    # TensorFlow traces, and the optimizer is not what this test is about.
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", jit_compile=True)
     rng = np.random.default_rng(1)
     x = rng.uniform(size=(16, 10, 2)).astype("float32")
     y = x[:, :, 0].sum(axis=1, keepdims=True) / 5

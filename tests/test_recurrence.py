@@ -296,11 +296,19 @@ def _case_length(activation):
     return 2000 if activation == "relu" else 300
 
 
-@pytest.mark.xdist_group("recurrence_scans")  # one worker, so the compiled runners are shared
+def _scans_case(activation, *values):
+    """A parameter set of the scan tests below, on the one worker that runs `activation`'s cases,
+    so that its compiled runners (one length per activation) are shared; one group per
+    activation, not one for all, so that the two workers share the groups."""
+    return pytest.param(activation, *values,
+                        marks=pytest.mark.xdist_group(f"recurrence_scans_{activation}"))
+
+
 @pytest.mark.parametrize(
     "activation,slope,timesteps",
-    [("relu", 1.6, 200), ("relu", 1.1, 1000), ("relu", -2.0, 200), ("hard_tanh", 1.6, 200),
-     ("relu6", -2.0, 300)],
+    [_scans_case("relu", 1.6, 200), _scans_case("relu", 1.1, 1000),
+     _scans_case("relu", -2.0, 200), _scans_case("hard_tanh", 1.6, 200),
+     _scans_case("relu6", -2.0, 300)],
 )
 def test_issue_9_reproducers_agree_with_sequential(activation, slope, timesteps):
     """Issue 9, item 1: a = 0, h0 = 0 keeps every state at 0, yet u^T overflowed to inf and
@@ -345,8 +353,7 @@ def _extreme_cases(activation):
         yield tuple(x.astype("float32") for x in (a, u, h0)) + (mask,)
 
 
-@pytest.mark.xdist_group("recurrence_scans")
-@pytest.mark.parametrize("activation", CLIP)
+@pytest.mark.parametrize("activation", [_scans_case(activation) for activation in CLIP])
 def test_every_method_agrees_with_sequential_on_extreme_slopes(activation):
     """Property: wherever `sequential` is finite, chunked and parallel give the same states and
     gradients; an overflow (inf) only where sequential overflows too."""
