@@ -1,5 +1,6 @@
 """Tests for keras_rnninit.callbacks: the invariants, on the active backend."""
 
+import contextlib
 import csv
 import os
 
@@ -24,8 +25,13 @@ def _weights(model):
     return [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
 
 
-def _exploding_rnn(steps=40, units=6, gain=1.3):
-    """A ReLU RNN with W_hh = gain * I: the gradient grows like gain^T."""
+def _exploding_rnn(steps=40, units=6, gain=1.3, jit_compile=True):
+    """A ReLU RNN with W_hh = gain * I: the gradient grows like gain^T.
+
+    `jit_compile=True` (XLA on TensorFlow) where the test's subject is what the compiled train
+    step does (the clipping bounds); `"auto"` where it is a callback's control logic (no XLA on
+    TensorFlow's CPU: about 40% less tracing time). JAX compiles either way.
+    """
     model = keras.Sequential(
         [
             keras.Input((steps, 2)),
@@ -38,11 +44,21 @@ def _exploding_rnn(steps=40, units=6, gain=1.3):
             keras.layers.Dense(1, kernel_initializer="ones"),
         ]
     )
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=True)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=jit_compile)
     rng = np.random.RandomState(0)
     x = rng.uniform(0, 1, size=(8, steps, 2)).astype("float32")
     y = np.zeros((8, 1), "float32")
     return model, x, y
+
+
+@contextlib.contextmanager
+def _case(name):
+    """Names the case in any failure inside: for cases run in a loop on one model (one trace
+    shared) that would otherwise be parametrized."""
+    try:
+        yield
+    except (Exception, pytest.fail.Exception) as error:
+        raise AssertionError(f"case {name}: {type(error).__name__}: {error}") from error
 
 
 def _direct_gradients(loss_fn, variables, tensors, model):
@@ -130,7 +146,7 @@ def test_gradient_clipping_refuses_double_clipping_and_override_replaces():
 # RecurrentWeightClipping (SpectralNormBound itself: test_constraints.py)
 
 
-def _rnn_stack(steps=15, units=8, gru=True):
+def _rnn_stack(steps=15, units=8, gru=True, jit_compile=True):
     orthogonal = keras.initializers.Orthogonal(gain=1.2, seed=2)
     recurrent = [
         keras.layers.SimpleRNN(units, activation="relu", recurrent_initializer=orthogonal, return_sequences=True),
@@ -140,7 +156,7 @@ def _rnn_stack(steps=15, units=8, gru=True):
     if not gru:
         del recurrent[1]
     model = keras.Sequential([keras.Input((steps, 3)), *recurrent, keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.05, clipnorm=1.0), loss="mse", jit_compile=True)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, clipnorm=1.0), loss="mse", jit_compile=jit_compile)
     rng = np.random.RandomState(1)
     x = rng.normal(size=(16, steps, 3)).astype("float32")
     y = (3 * rng.normal(size=(16, 1))).astype("float32")
@@ -161,7 +177,8 @@ def test_recurrent_weight_clipping_bounds_singular_values_after_steps():
 
 
 def test_recurrent_weight_clipping_selects_by_class_name_and_keeps_existing():
-    model, x, y = _rnn_stack()
+    # The selection is the subject (the bound inside an XLA step: the test above): no XLA.
+    model, x, y = _rnn_stack(jit_compile="auto")
     rnn, gru, lstm = model.layers[:3]
     own = keras.constraints.MaxNorm(5.0)
     gru.cell.recurrent_kernel.constraint = own
@@ -256,16 +273,25 @@ def test_recurrent_weight_clipping_on_the_real_indrnn_layer():
 # GradientFlowMonitor
 
 
-def _monitored_model(steps=12):
+def _monitored_model(steps=12, lstm=True, jit_compile=True):
+    """SimpleRNN 'rnn', LSTM 'lstm' (a second kind of recurrent layer), L2-regularized 'head'.
+
+    `lstm=False` leaves the LSTM out, for the tests of the monitor's control logic, whose layers
+    exist only to be measured: on TensorFlow each fit with a monitor traces its measurement
+    again, several times faster without the LSTM. `jit_compile=True` (XLA on TensorFlow) where
+    the measurement itself is the subject; `"auto"` (no XLA on TensorFlow's CPU) elsewhere.
+    """
+    recurrent = [keras.layers.SimpleRNN(5, return_sequences=lstm, name="rnn")]
+    if lstm:
+        recurrent.append(keras.layers.LSTM(4, name="lstm"))
     model = keras.Sequential(
         [
             keras.Input((steps, 2)),
-            keras.layers.SimpleRNN(5, return_sequences=True, name="rnn"),
-            keras.layers.LSTM(4, name="lstm"),
+            *recurrent,
             keras.layers.Dense(1, name="head", kernel_regularizer=keras.regularizers.L2(0.01)),
         ]
     )
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=jit_compile)
     rng = np.random.RandomState(2)
     x = rng.normal(size=(32, steps, 2)).astype("float32")
     y = rng.normal(size=(32, 1)).astype("float32")
@@ -273,7 +299,7 @@ def _monitored_model(steps=12):
 
 
 def _direct_measurement(model, x, y):
-    rnn, lstm, head = model.layers
+    recurrent = model.layers[:-1]  # the head is last
 
     def loss_from(start):
         def loss_fn(tensors):
@@ -287,8 +313,12 @@ def _direct_measurement(model, x, y):
 
     variables = list(model.trainable_variables)
     grads, (dx,) = _direct_gradients(loss_from(0), variables, [x], model)
-    h1 = rnn(x)
-    _, (dh1,) = _direct_gradients(loss_from(1), [], [h1], model)
+    # dL/d(input of each recurrent layer): the model's input for the first, then h_{i-1}.
+    input_grads = [dx]
+    h = x
+    for i in range(1, len(recurrent)):
+        h = recurrent[i - 1](h)
+        input_grads.append(_direct_gradients(loss_from(i), [], [h], model)[1][0])
     per_layer = {}
     for layer in model.layers:
         ids = {id(v) for v in layer.trainable_variables}
@@ -299,13 +329,14 @@ def _direct_measurement(model, x, y):
         "global_norm": np.sqrt(sum(np.sum(np.square(keras.ops.convert_to_numpy(g))) for g in grads)),
         "layer_norms": per_layer,
         "timestep_norms": {
-            "rnn": np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(dx)), axis=(0, 2))),
-            "lstm": np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(dh1)), axis=(0, 2))),
+            layer.name: np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(g)), axis=(0, 2)))
+            for layer, g in zip(recurrent, input_grads)
         },
     }
 
 
 def test_gradient_flow_monitor_matches_direct_gradients(tmp_path):
+    # The measurement is the subject: the LSTM, and XLA on TensorFlow.
     model, x, y = _monitored_model()
     held_out = (x[:8], y[:8])
     monitor = GradientFlowMonitor(
@@ -335,7 +366,7 @@ def test_gradient_flow_monitor_matches_direct_gradients(tmp_path):
 
 
 def test_gradient_flow_monitor_every_n_batches_sees_current_weights():
-    model, x, y = _monitored_model()
+    model, x, y = _monitored_model(lstm=False, jit_compile="auto")
     monitor = GradientFlowMonitor(data=(x[:8], y[:8]), frequency=2)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor])
     assert [r["batch"] for r in monitor.records] == [1, 3]
@@ -360,38 +391,58 @@ class _PoisonAtEpoch(keras.callbacks.Callback):
             kernel.assign(np.full(kernel.shape, np.nan, "float32"))
 
 
-@pytest.mark.parametrize("on_failure", ["raise", "stop"])
-def test_nan_gradient_stops_training_and_keeps_last_good_checkpoint(tmp_path, on_failure):
-    model, x, y = _monitored_model()
-    path = str(tmp_path / "last.keras")
-    poison = _PoisonAtEpoch(1)
-    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), on_failure=on_failure)
-    # With "stop", ModelCheckpoint keeps its last good file by saving only improvements
-    # (NaN never improves); with "raise", it never sees the bad epoch at all.
-    checkpoint = keras.callbacks.ModelCheckpoint(path, monitor="loss", save_best_only=on_failure == "stop")
-    callbacks = [poison, monitor, checkpoint]
-    if on_failure == "raise":
-        with pytest.raises(GradientFlowError, match="layer '.*' is not finite"):
-            model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
-    else:
-        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
-        assert len(history.history["loss"]) == 2
-        assert "not finite" in monitor.failure
-    restored = keras.models.load_model(path)
-    for saved, good in zip(_weights(restored), poison.good):
-        assert np.all(np.isfinite(saved))
-        np.testing.assert_allclose(saved, good, rtol=1e-6)
+def _restorer(model):
+    """A function that puts the model's weights and optimizer state back as they are now, so
+    that cases run one after another on one model (its train step traced once) each start as
+    on a fresh model."""
+    model.optimizer.build(model.trainable_variables)
+    saved = [(v, keras.ops.convert_to_numpy(v.value)) for v in [*model.variables, *model.optimizer.variables]]
+
+    def restore():
+        for variable, value in saved:
+            variable.assign(value)
+
+    return restore
+
+
+def test_nan_gradient_stops_training_and_keeps_last_good_checkpoint(tmp_path):
+    # The monitor's control logic: the one-layer model without XLA, both cases on it.
+    model, x, y = _monitored_model(lstm=False, jit_compile="auto")
+    restore = _restorer(model)
+    for on_failure in ("raise", "stop"):
+        with _case(f"on_failure={on_failure!r}"):
+            restore()
+            path = str(tmp_path / f"last_{on_failure}.keras")
+            poison = _PoisonAtEpoch(1)
+            monitor = GradientFlowMonitor(data=(x[:8], y[:8]), on_failure=on_failure)
+            # With "stop", ModelCheckpoint keeps its last good file by saving only improvements
+            # (NaN never improves); with "raise", it never sees the bad epoch at all.
+            checkpoint = keras.callbacks.ModelCheckpoint(
+                path, monitor="loss", save_best_only=on_failure == "stop"
+            )
+            callbacks = [poison, monitor, checkpoint]
+            if on_failure == "raise":
+                with pytest.raises(GradientFlowError, match="layer '.*' is not finite"):
+                    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+            else:
+                history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+                assert len(history.history["loss"]) == 2
+                assert "not finite" in monitor.failure
+            restored = keras.models.load_model(path)
+            for saved, good in zip(_weights(restored), poison.good):
+                assert np.all(np.isfinite(saved))
+                np.testing.assert_allclose(saved, good, rtol=1e-6)
 
 
 def test_gradient_flow_monitor_max_norm_names_the_layer():
-    model, x, y = _exploding_rnn(gain=1.3)
+    model, x, y = _exploding_rnn(gain=1.3, jit_compile="auto")
     monitor = GradientFlowMonitor(data=(x, y), max_norm=1e3, on_failure="raise")
     with pytest.raises(GradientFlowError, match="layer '"):
         model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor, GradientClipping(1.0)])
 
 
 def test_gradient_flow_monitor_needs_data():
-    model, x, y = _monitored_model()
+    model, x, y = _monitored_model(lstm=False, jit_compile="auto")
     with pytest.raises(ValueError, match="data=None"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GradientFlowMonitor()])
 
@@ -473,7 +524,7 @@ def test_gradient_clipping_configures_the_inner_optimizer_of_a_loss_scale_optimi
 # Issue 9: nested layers, no state left behind, last good checkpoint, argument checks
 
 
-def _nested_indrnn_model(steps=10):
+def _nested_indrnn_model(steps=10, jit_compile=True):
     model = keras.Sequential(
         [
             keras.Input((steps, 3)),
@@ -483,7 +534,7 @@ def _nested_indrnn_model(steps=10):
         ]
     )
     # Large steps with the gradient clipped: u is pushed far past the bound, nothing diverges.
-    model.compile(optimizer=keras.optimizers.SGD(3.0, global_clipnorm=1.0), loss="mse", jit_compile=True)
+    model.compile(optimizer=keras.optimizers.SGD(3.0, global_clipnorm=1.0), loss="mse", jit_compile=jit_compile)
     rng = np.random.RandomState(3)
     return model, rng.normal(size=(16, steps, 3)).astype("float32"), rng.normal(size=(16, 1)).astype("float32")
 
@@ -496,7 +547,9 @@ def _recurrent_vectors(model):
 
 def test_recurrent_weight_clipping_finds_indrnn_layers_nested_in_blocks():
     """Issue 9, item 2: `attached` was {} and u reached 4135 (TF) / NaN (JAX) with SGD(10)."""
-    model, x, y = _nested_indrnn_model()
+    # Finding the nested layers is the subject (IndRNN bounds inside an XLA step:
+    # test_recurrent_weight_clipping_on_the_real_indrnn_layer): no XLA.
+    model, x, y = _nested_indrnn_model(jit_compile="auto")
     clip = RecurrentWeightClipping(gamma=2.0)
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[clip])
     assert sorted(clip.attached) == [
@@ -549,7 +602,7 @@ def _update_norm(model, x, y, **fit_args):
 def test_interrupted_fit_leaves_no_clipping_behind(position):
     """Issue 9, item 4: after an exception the optimizer kept global_clipnorm, so a later plain
     fit clipped silently and a later fit with the callback raised "already clips"."""
-    model, x, y = _exploding_rnn()
+    model, x, y = _exploding_rnn(jit_compile="auto")
     clip, raiser = GradientClipping(0.5), _RaiseAtBatch(0)
     callbacks = [clip, raiser] if position == "first" else [raiser, clip]
     with pytest.raises(_Interrupt):
@@ -564,7 +617,7 @@ def test_interrupted_fit_leaves_no_clipping_behind(position):
 
 
 def test_interrupted_fit_leaves_no_constraint_behind():
-    model, x, y = _exploding_rnn()
+    model, x, y = _exploding_rnn(jit_compile="auto")
     kernel = model.layers[0].cell.recurrent_kernel
     with pytest.raises(_Interrupt):
         model.fit(x, y, batch_size=8, epochs=1, verbose=0,
@@ -576,7 +629,7 @@ def test_interrupted_fit_leaves_no_constraint_behind():
 
 def test_checkpoint_saved_during_fit_carries_no_callback_clipping(tmp_path):
     """Issue 9, item 4: a ModelCheckpoint saved the callback's clip in the optimizer config."""
-    model, x, y = _exploding_rnn()
+    model, x, y = _exploding_rnn(jit_compile="auto")
     path = str(tmp_path / "m.keras")
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[
         GradientClipping(0.5), RecurrentWeightClipping(max_singular_value=0.9),
@@ -587,31 +640,38 @@ def test_checkpoint_saved_during_fit_carries_no_callback_clipping(tmp_path):
     assert restored.layers[0].cell.recurrent_kernel.constraint is None
 
 
-@pytest.mark.parametrize("checkpoint_first", [True, False])
-def test_stop_restores_last_good_weights_whatever_the_callback_order(tmp_path, checkpoint_first):
+def test_stop_restores_last_good_weights_whatever_the_callback_order(tmp_path):
     """Issue 9, item 7: with on_failure="stop", a ModelCheckpoint (save every epoch) overwrote
     the last good file with NaN weights."""
-    model, x, y = _monitored_model()
-    path = str(tmp_path / "last.keras")
-    poison = _PoisonAtEpoch(1)
-    monitor = GradientFlowMonitor(data=(x[:8], y[:8]), on_failure="stop")
-    checkpoint = keras.callbacks.ModelCheckpoint(path)
-    callbacks = [poison, checkpoint, monitor] if checkpoint_first else [poison, monitor, checkpoint]
-    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
-    assert "not finite" in monitor.failure
-    restored = keras.models.load_model(path)
-    for saved, good, current in zip(_weights(restored), poison.good, _weights(model)):
-        np.testing.assert_allclose(saved, good, rtol=1e-6)
-        np.testing.assert_allclose(current, good, rtol=1e-6)
+    # Control logic: the one-layer model without XLA, both orders on it.
+    model, x, y = _monitored_model(lstm=False, jit_compile="auto")
+    restore = _restorer(model)
+    for checkpoint_first in (True, False):
+        with _case(f"checkpoint_first={checkpoint_first}"):
+            restore()
+            path = str(tmp_path / f"last_{checkpoint_first}.keras")
+            poison = _PoisonAtEpoch(1)
+            monitor = GradientFlowMonitor(data=(x[:8], y[:8]), on_failure="stop")
+            checkpoint = keras.callbacks.ModelCheckpoint(path)
+            callbacks = (
+                [poison, checkpoint, monitor] if checkpoint_first else [poison, monitor, checkpoint]
+            )
+            model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks)
+            assert "not finite" in monitor.failure
+            restored = keras.models.load_model(path)
+            for saved, good, current in zip(_weights(restored), poison.good, _weights(model)):
+                np.testing.assert_allclose(saved, good, rtol=1e-6)
+                np.testing.assert_allclose(current, good, rtol=1e-6)
 
 
 def test_gradient_flow_monitor_csv_appends_on_a_second_fit(tmp_path):
     """Issue 9, item 11: a second fit truncated the CSV."""
-    model, x, y = _monitored_model()
+    model, x, y = _monitored_model(lstm=False, jit_compile="auto")
     path = str(tmp_path / "flow.csv")
     monitor = GradientFlowMonitor(data=(x[:8], y[:8]), csv_path=path)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[monitor])
-    model.fit(x, y, batch_size=16, epochs=2, initial_epoch=1, verbose=0, callbacks=[monitor])
+    # batch_size=8, as in the other one-layer tests: on JAX the compiled train step is reused.
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor])
+    model.fit(x, y, batch_size=8, epochs=2, initial_epoch=1, verbose=0, callbacks=[monitor])
     with open(path) as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["epoch", "batch", "layer", "timestep", "norm"]
@@ -639,31 +699,33 @@ def test_gradient_clipping_schedule_keys_must_be_epochs(schedule, message):
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("frequency, steps", [("epoch", [0, 1]), (2, [2, 4])])
-def test_gradient_flow_monitor_writes_its_figure_to_tensorboard(
-    frequency, steps, tmp_path, read_tensorboard
-):
+def test_gradient_flow_monitor_writes_its_figure_to_tensorboard(tmp_path, read_tensorboard):
     """One PNG per measurement, at the epoch (or the optimizer's step), of every layer's curve."""
-    model, x, y = _monitored_model()
-    monitor = GradientFlowMonitor(
-        data=(x[:8], y[:8]), frequency=frequency, tensorboard_dir=tmp_path / "flow"
-    )
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[monitor])
-    events = read_tensorboard(tmp_path / "flow")
-    assert list(events) == ["gradient_flow"]
-    image = events["gradient_flow"]
-    assert image["plugin"] == "images" and image["steps"] == steps
-    for width, height, png in image["values"]:
-        assert png.startswith(PNG_MAGIC)
-        # One panel per measured layer (rnn and lstm): two 6.4-inch panels at 100 dpi.
-        assert (width, height) == (1280, 440)
-    assert len(monitor.records) == 2
+    # Two measured layers (two panels), without XLA; both frequencies on one model, per batch
+    # first: its steps are the optimizer's, which a fresh model starts at 0.
+    model, x, y = _monitored_model(jit_compile="auto")
+    for frequency, steps in ((2, [2, 4]), ("epoch", [0, 1])):
+        with _case(f"frequency={frequency!r}"):
+            folder = tmp_path / f"flow_{frequency}"
+            monitor = GradientFlowMonitor(
+                data=(x[:8], y[:8]), frequency=frequency, tensorboard_dir=folder
+            )
+            model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[monitor])
+            events = read_tensorboard(folder)
+            assert list(events) == ["gradient_flow"]
+            image = events["gradient_flow"]
+            assert image["plugin"] == "images" and image["steps"] == steps
+            for width, height, png in image["values"]:
+                assert png.startswith(PNG_MAGIC)
+                # One panel per measured layer (rnn and lstm): two 6.4-inch panels at 100 dpi.
+                assert (width, height) == (1280, 440)
+            assert len(monitor.records) == 2
 
 
 def test_gradient_flow_monitor_tensorboard_needs_tensorboard(tmp_path, monkeypatch):
     """Without the tensorboard package tf.summary fails at its first write; the monitor says
     what to install at the start of fit, before any step is trained."""
-    model, x, y = _monitored_model()
+    model, x, y = _monitored_model(lstm=False, jit_compile="auto")
     monkeypatch.setitem(__import__("sys").modules, "tensorboard", None)
     monitor = GradientFlowMonitor(data=(x[:8], y[:8]), tensorboard_dir=tmp_path / "flow")
     with pytest.raises(ImportError, match="missing: tensorboard"):
