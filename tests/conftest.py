@@ -192,12 +192,20 @@ def read_tensorboard():
 
 
 def pytest_runtest_setup(item):
-    """Under `--dist loadgroup`, fails every test marked `xdist_group` that pytest-xdist has not
-    grouped (a worker marks grouped tests by appending `@group` to their node id).
+    """Skips the tests marked `backend_independent` outside the TensorFlow run, and under
+    `--dist loadgroup` fails every test marked `xdist_group` that pytest-xdist has not grouped
+    (a worker marks grouped tests by appending `@group` to their node id).
+
+    `backend_independent` tests check code that reads no Keras backend (the task pipelines'
+    contents: pure tf.data and NumPy): another backend's run would repeat the same computation,
+    and the README's test command runs the TensorFlow run too.
 
     pytest 9.2 with pytest-xdist 3.8 lost the groups without a word (pytest-dev/pytest-xdist#1386):
     the wheel tests built in the checkout on two workers at once, the scan tests compiled twice.
     """
+    if (item.get_closest_marker("backend_independent") is not None
+            and keras.backend.backend() != "tensorflow"):
+        pytest.skip("backend-independent (pure tf.data or NumPy): checked in the TensorFlow run")
     if (getattr(item.config.option, "loadgroup", False)
             and item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid):
         pytest.fail(
