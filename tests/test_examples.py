@@ -57,11 +57,13 @@ def test_synthetic_examples_quick(name, model, test_metrics, tmp_path):
     check_synthetic_quick_run(name, model, test_metrics, tmp_path)
 
 
-def check_synthetic_quick_run(name, model, test_metrics, output_dir, extra=()):
-    """Runs a synthetic-task example with --quick and checks its files and its returned metrics."""
-    results = load_example(name).main(
-        ["--quick", "--model", model, *extra, "--output-dir", str(output_dir)]
-    )
+def check_synthetic_quick_run(name, model, test_metrics, output_dir, extra=(), main=None):
+    """Runs a synthetic-task example with --quick and checks its files and its returned metrics.
+
+    `main`: the example's `main` to call (e.g. with callbacks bound); defaults to the script's.
+    """
+    main = main or load_example(name).main
+    results = main(["--quick", "--model", model, *extra, "--output-dir", str(output_dir)])
     metrics, config = check_outputs(str(output_dir), 2, test_metrics)
     assert metrics == json.loads(json.dumps(results))
     assert config["arguments"]["model"] == model and config["task"]["timesteps"] > 0
@@ -327,34 +329,40 @@ def test_sequential_mnist_refuses_timesteps(capsys):
     assert error.value.code == 2 and "--timesteps" in capsys.readouterr().err
 
 
-def test_adding_problem_quick_and_its_input_stddev_reaches_the_input_weights(tmp_path, capsys):
-    # The adding problem's row of test_synthetic_examples_quick, with --input-stddev: one run
-    # for both.
+def test_adding_problem_quick_input_stddev_and_tensorboard(tmp_path, read_tensorboard, capsys):
+    """One adding-problem run (--quick --input-stddev 0.05 --tensorboard, with a
+    GradientFlowMonitor) for what were three separate runs, each building and tracing a model:
+
+    - the adding problem's row of test_synthetic_examples_quick (the files and the returned
+      metrics);
+    - --input-stddev reaches the IndRNN input weights (formerly
+      test_adding_problem_quick_and_its_input_stddev_reaches_the_input_weights), and a family
+      without input weights refuses it;
+    - --tensorboard: Keras' TensorBoard logs in OUTPUT_DIR/tensorboard/, with a monitor's
+      grad_* scalars (it sits before TensorBoard) and its per-step figure as an image (formerly
+      test_adding_problem_quick_with_tensorboard_writes_what_tensorboard_reads).
+
+    The flags do not touch what the others check: --input-stddev only sets the IndRNN kernel
+    initializer (saved in model.keras); --tensorboard and the monitor only add callbacks that
+    read the model (the monitor restores weights only after a non-finite gradient, which would
+    stop the run and fail the epoch checks) and write under OUTPUT_DIR/tensorboard/.
+    """
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.uniform(size=(8, 20)), np.zeros((8, 20))], axis=-1).astype("float32")
+    monitor = keras_rnninit.GradientFlowMonitor(data=(x, np.ones((8, 1), "float32")))
+    example = load_example("adding_problem")
+    # check_synthetic_quick_run also runs check_outputs(tmp_path, 2, ["loss"]).
     check_synthetic_quick_run("adding_problem", "indrnn", ["loss"], tmp_path,
-                              extra=["--input-stddev", "0.05"])
+                              extra=["--input-stddev", "0.05", "--tensorboard"],
+                              main=lambda argv: example.main(argv, callbacks=[monitor]))
+
+    # --input-stddev reaches the input weights.
     model = keras.saving.load_model(str(tmp_path / "model.keras"))
     stddevs = [layer.cell.kernel_initializer.stddev for layer in model.layers
                if isinstance(layer, keras_rnninit.IndRNN)]
     assert stddevs == [0.05, 0.05]
-    with pytest.raises(SystemExit):
-        load_example("adding_problem").main(
-            ["--quick", "--model", "lstm", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
-        )
-    assert "argument --input-stddev: not an option of --model lstm" in capsys.readouterr().err
 
-
-def test_adding_problem_quick_with_tensorboard_writes_what_tensorboard_reads(
-    tmp_path, read_tensorboard, capsys
-):
-    """--tensorboard: Keras' TensorBoard logs in OUTPUT_DIR/tensorboard/, with a monitor's
-    grad_* scalars (it sits before TensorBoard) and its per-step figure as an image."""
-    rng = np.random.default_rng(0)
-    x = np.stack([rng.uniform(size=(8, 20)), np.zeros((8, 20))], axis=-1).astype("float32")
-    monitor = keras_rnninit.GradientFlowMonitor(data=(x, np.ones((8, 1), "float32")))
-    load_example("adding_problem").main(
-        ["--quick", "--tensorboard", "--output-dir", str(tmp_path)], callbacks=[monitor]
-    )
-    check_outputs(str(tmp_path), 2, ["loss"])
+    # --tensorboard writes what TensorBoard reads.
     log_dir = tmp_path / "tensorboard"
     assert f"tensorboard --logdir {log_dir}" in capsys.readouterr().out
     train = read_tensorboard(log_dir / "train")
@@ -370,6 +378,13 @@ def test_adding_problem_quick_with_tensorboard_writes_what_tensorboard_reads(
     images = read_tensorboard(log_dir / "gradient_flow")["gradient_flow"]
     assert images["plugin"] == "images" and images["steps"] == [0, 1]
     assert all(png.startswith(PNG_MAGIC) for _, _, png in images["values"])
+
+    # A family without input weights refuses --input-stddev (a usage error before any build).
+    with pytest.raises(SystemExit):
+        example.main(
+            ["--quick", "--model", "lstm", "--input-stddev", "0.05", "--output-dir", str(tmp_path)]
+        )
+    assert "argument --input-stddev: not an option of --model lstm" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
