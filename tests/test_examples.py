@@ -13,6 +13,8 @@ import pytest
 
 import keras_rnninit
 
+from helpers import NO_XLA_ON_TF
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -71,7 +73,7 @@ def check_synthetic_quick_run(name, model, test_metrics, output_dir, extra=(), m
 
 def test_adding_problem_resumes_after_an_interruption(tmp_path):
     example = load_example("adding_problem")
-    argv = ["--quick", "--epochs", "3", "--output-dir", str(tmp_path)]
+    argv = ["--quick", "--epochs", "3", "--output-dir", str(tmp_path), *NO_XLA_ON_TF]
 
     class Interrupt(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -229,7 +231,7 @@ def test_a_diverged_run_ends_with_a_message_and_its_files(name, tmp_path, capsys
     """Issue 9, item 8: --learning-rate 1e9 ended in `TypeError: unsupported format string
     passed to NoneType.__format__`."""
     results = load_example(name).main(
-        ["--quick", "--learning-rate", "1e9", "--output-dir", str(tmp_path)]
+        ["--quick", "--learning-rate", "1e9", "--output-dir", str(tmp_path), *NO_XLA_ON_TF]
     )
     assert results["test"]["loss"] is None
     out, err = capsys.readouterr()

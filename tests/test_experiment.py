@@ -13,6 +13,8 @@ import pytest
 
 from keras_rnninit import experiment
 
+from helpers import NO_XLA_ON_TF
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -94,16 +96,10 @@ class _StopAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated interruption")
 
 
-# On TensorFlow the resumption tests run their steps as plain graphs: XLA-compiling each new
-# model's steps on the CPU was about 40 % of their time, and XLA is not what they check. JAX
-# compiles every step whatever the flag (without it Keras would run the step op by op), and
-# test_train_and_evaluate_writes_well_formed_files and every example's test run the harness's
-# XLA default on both backends.
-_NO_XLA_ON_TF = ["--no-jit"] if keras.backend.backend() == "tensorflow" else []
-
-
 def _run(tmp_path, argv, callbacks=(), xla=False):
-    argv = [*argv, *([] if xla else _NO_XLA_ON_TF)]
+    """Runs the harness on the tiny model: the resumption tests without XLA on TensorFlow
+    (`NO_XLA_ON_TF`), test_train_and_evaluate_writes_well_formed_files with its XLA default."""
+    argv = [*argv, *([] if xla else NO_XLA_ON_TF)]
     args = experiment.parse_args(_parser(), ["--output-dir", str(tmp_path), *argv])
     return experiment.train_and_evaluate(
         args, _tiny_model, _dataset(), loss="mse", metrics=["mae"],
