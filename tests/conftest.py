@@ -55,7 +55,8 @@ _iterate_datasets_without_autotuning()
 
 
 def pytest_configure(config):
-    """On JAX, one persistent compilation cache for the run, shared by its workers.
+    """On JAX, one persistent compilation cache for the run, shared by its workers and by the
+    fresh interpreters that tests start.
 
     Many tests build the same small model at the same shapes (a helper such as
     `_monitored_model()` in several tests); each is a new Python function for `jax.jit`, so it
@@ -77,9 +78,15 @@ def pytest_configure(config):
     else:
         folder = tempfile.mkdtemp(prefix="keras_rnninit-jax-cache-")
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    settings = {"jax_compilation_cache_dir": folder,
+                "jax_persistent_cache_min_compile_time_secs": 0.0,
+                "jax_persistent_cache_min_entry_size_bytes": 0}
+    for name, value in settings.items():
+        jax.config.update(name, value)
+        # The same cache for the fresh interpreters that tests start (JAX reads its settings
+        # from upper-case environment variables): the every-object model loaded in a new
+        # process compiles the programs its parent has just compiled.
+        os.environ[name.upper()] = str(value)
 
 
 @pytest.fixture(autouse=True)
