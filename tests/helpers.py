@@ -8,12 +8,13 @@ from keras import ops
 
 BACKEND = keras.backend.backend()
 
-# The harness's flag for tests that run an example or the harness again where XLA is not what
-# they check (resumption, divergence): on TensorFlow's CPU, XLA-compiling each new model's steps
-# was about 40 % of such a run. JAX compiles every step whatever the flag (without it Keras
-# would run the step op by op), and each example still has a test of its XLA default on both
-# backends.
-NO_XLA_ON_TF = ["--no-jit"] if BACKEND == "tensorflow" else []
+# `jit_compile` for tests whose subject is not XLA (resumption, divergence, benchmark rows): on
+# TensorFlow's CPU, XLA-compiling each new model's steps was about 40 % of such a test, so
+# TensorFlow runs plain graphs; JAX keeps compiling (without it Keras would run the step op by
+# op). The tests of the same code's XLA default stay as they were. `NO_XLA_ON_TF` is the same
+# as the examples' and the harness's command-line flag.
+JIT_COMPILE_UNLESS_TF = BACKEND != "tensorflow"
+NO_XLA_ON_TF = [] if JIT_COMPILE_UNLESS_TF else ["--no-jit"]
 
 
 def value_and_gradients(fn, tensors, variables=(), context_variables=(), jit=False):

@@ -9,7 +9,7 @@ import pytest
 
 from keras_rnninit import benchmark
 
-from helpers import BACKEND
+from helpers import JIT_COMPILE_UNLESS_TF
 
 
 def _check_row(row, backend):
@@ -252,12 +252,11 @@ def test_deep_twin_is_the_recipe_without_recurrence(recipe):
 
 def test_deep_rungs_run_with_their_own_twins():
     models = ("bn_indrnn_twin", "bn_indrnn", "res_indrnn_twin", "res_indrnn")
-    # The rows and their ratios are the subject, not XLA (test_tiny_run_gives_well_formed_rows
-    # runs the ladder's XLA default): on TensorFlow's CPU the four deep models' steps are plain
-    # graphs, XLA-compiling them was about 40 % of this test; JAX compiles them either way.
+    # The rows and their ratios are the subject, not XLA: test_tiny_run_gives_well_formed_rows
+    # runs the ladder's XLA default.
     rows = benchmark.run_benchmark(
         models=models, methods=("auto",), timesteps=(6,), repeats=1, warmup=0, units=4,
-        dropout=0.1, jit_compile=BACKEND != "tensorflow",
+        dropout=0.1, jit_compile=JIT_COMPILE_UNLESS_TF,
     )
     backend = keras.backend.backend()
     by_model = {row["model"]: row for row in rows}

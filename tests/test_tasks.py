@@ -11,11 +11,10 @@ import keras_rnninit  # noqa: E402
 from keras_rnninit import tasks  # noqa: E402
 
 SMALL = dict(train_size=200, validation_size=64, test_size=64, batch_size=32)
-# The tests of a pipeline's contents: pure tf.data and NumPy, which read no Keras backend, so the
-# TensorFlow run checks them and the JAX run skips them (`backend_independent` in conftest.py).
-# The tests that feed the pipelines to a Keras model, or run a Keras model inside one (UCF101's
-# feature extractor), run on every backend.
-TF_DATA_ONLY = pytest.mark.backend_independent
+# The tests of a pipeline's contents are marked `backend_independent`: pure tf.data and NumPy,
+# which read no Keras backend, so the TensorFlow run checks them and the JAX run skips them
+# (tests/conftest.py). The tests that feed the pipelines to a Keras model, or run a Keras model
+# inside one (UCF101's feature extractor), run on every backend.
 
 
 def _arrays(dataset):
@@ -29,7 +28,7 @@ def _arrays(dataset):
 # --------------------------------------------------------------------------------------------
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("task", [tasks.adding_problem, tasks.multiplication_problem])
 @pytest.mark.parametrize("marker", ["one_per_half", "uniform"])
 def test_marked_pair_shapes_markers_and_targets(task, marker):
@@ -56,7 +55,7 @@ def test_marked_pair_shapes_markers_and_targets(task, marker):
         np.testing.assert_allclose(targets[:, 0], expected, rtol=1e-6)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_uniform_marker_places_pairs_anywhere():
     # Under the uniform rule both markers fall in the same half about half of the time
     # (P = 2 * C(T/2, 2) / C(T, 2) ~ 0.49 for T = 40); the IRNN rule never does that.
@@ -69,7 +68,7 @@ def test_uniform_marker_places_pairs_anywhere():
     assert np.any(positions.max(axis=1) < 20) and np.any(positions.min(axis=1) >= 20)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize(
     "task, constant, baseline",
     [
@@ -95,13 +94,13 @@ def data_baseline(task):
     return task(timesteps=2, **SMALL).info["baseline"]["mse"]
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_baseline_constants_match_their_derivation():
     assert tasks.ADDING_BASELINE_MSE == pytest.approx(2 * (1 / 12))
     assert tasks.MULTIPLICATION_BASELINE_MSE == pytest.approx(1 / 9 - 1 / 16)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("task", [tasks.adding_problem, tasks.multiplication_problem, tasks.parity])
 def test_synthetic_determinism_seeds_and_distinct_splits(task):
     first = task(timesteps=20, seed=5, **SMALL)
@@ -122,7 +121,7 @@ def test_synthetic_determinism_seeds_and_distinct_splits(task):
     assert not rows["validation"] & rows["test"]
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_contents_do_not_depend_on_batch_size_or_order():
     # Each example comes from its own key, so the same seed gives the same validation examples
     # whatever the batch size, and the training split holds the same set of examples every epoch.
@@ -136,7 +135,7 @@ def test_contents_do_not_depend_on_batch_size_or_order():
     assert sorted(x.tobytes() for x in epoch_1) == sorted(x.tobytes() for x in epoch_2)  # same set
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("per_step", [True, False])
 def test_parity_targets_are_prefix_xor(per_step):
     data = tasks.parity(timesteps=25, per_step=per_step, seed=4, **SMALL)
@@ -155,7 +154,7 @@ def test_parity_targets_are_prefix_xor(per_step):
     assert data.info["baseline"] == {"accuracy": 0.5}
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize(
     "kwargs, name",
     [
@@ -173,7 +172,7 @@ def test_synthetic_bad_arguments_name_the_argument(kwargs, name):
         tasks.adding_problem(**kwargs)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_parity_bad_arguments():
     with pytest.raises(ValueError, match="Received: timesteps=0"):
         tasks.parity(timesteps=0)
@@ -181,7 +180,7 @@ def test_parity_bad_arguments():
         tasks.parity(per_step=1)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_info_is_json_serialisable_and_task_data_unpacks():
     data = tasks.parity(timesteps=8, **SMALL)
     train, validation, test, info = data
@@ -190,7 +189,7 @@ def test_info_is_json_serialisable_and_task_data_unpacks():
     assert restored["sizes"] == {"train": 200, "validation": 64, "test": 64}
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_measure_throughput_counts_examples():
     data = tasks.adding_problem(timesteps=10, **SMALL)
     # 6 training batches, repeated to cover warm-up plus 10 timed batches.
@@ -226,7 +225,7 @@ def mock_mnist(tmp_path):
         yield str(tmp_path), images, labels
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_pixel_mnist_sequences_splits_and_scaling(mock_mnist):
     data_dir, images, labels = mock_mnist
     data = tasks.pixel_mnist(batch_size=8, validation_size=10, data_dir=data_dir, seed=1)
@@ -247,7 +246,7 @@ def test_pixel_mnist_sequences_splits_and_scaling(mock_mnist):
     assert not np.array_equal(train_y, labels[:24])  # shuffled (fails with prob. ~1e-20)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_permuted_pixel_mnist_permutation_is_fixed_and_reusable(mock_mnist):
     data_dir, images, _ = mock_mnist
     data = tasks.permuted_pixel_mnist(batch_size=8, validation_size=10, data_dir=data_dir, seed=7)
@@ -269,7 +268,7 @@ def test_permuted_pixel_mnist_permutation_is_fixed_and_reusable(mock_mnist):
     np.testing.assert_array_equal(_arrays(twin.train)[1], _arrays(data.train)[1])
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_pixel_mnist_row_by_row_and_bad_arguments(mock_mnist):
     data_dir, images, _ = mock_mnist
     data = tasks.pixel_mnist(row_by_row=True, batch_size=8, validation_size=10, data_dir=data_dir)
@@ -289,7 +288,7 @@ def test_pixel_mnist_row_by_row_and_bad_arguments(mock_mnist):
 # --------------------------------------------------------------------------------------------
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("form", ["idx_gz", "idx", "npz"])
 def test_read_mnist_reads_every_file_form_exactly(tmp_path, write_mnist_files, form):
     arrays = write_mnist_files(tmp_path, form=form)
@@ -299,7 +298,7 @@ def test_read_mnist_reads_every_file_form_exactly(tmp_path, write_mnist_files, f
         np.testing.assert_array_equal(got, want)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_pixel_mnist_from_idx_files_offline(tmp_path, write_mnist_files):
     arrays = write_mnist_files(tmp_path)
     data = tasks.pixel_mnist(batch_size=8, validation_size=10, data_dir=str(tmp_path),
@@ -319,7 +318,7 @@ def test_pixel_mnist_from_idx_files_offline(tmp_path, write_mnist_files):
     assert train_x.shape == (24, 784, 1)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_read_mnist_errors_name_what_is_wrong(tmp_path, write_mnist_files):
     with pytest.raises(ValueError, match="Received: directory="):
         tasks.read_mnist(str(tmp_path / "absent"))
@@ -354,7 +353,7 @@ def _write_ptb_char_files(folder, seed=0, lines=(60, 20, 20)):
         (folder / f"ptb.char.{name}.txt").write_text("\n".join(text_lines) + "\n")
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_read_characters_ptb_format(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text("a b _ c\nd\n")
@@ -364,7 +363,7 @@ def test_read_characters_ptb_format(tmp_path):
         tasks.read_characters(path, tokenization="words")
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_language_model_windows_continue_row_by_row():
     ids = np.arange(1000) % 97
     batch_size, timesteps = 4, 9
@@ -389,7 +388,7 @@ def test_language_model_windows_continue_row_by_row():
         tasks.language_model_windows(np.arange(10), batch_size=2, timesteps=5)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_penn_treebank_characters_from_files(tmp_path):
     _write_ptb_char_files(tmp_path / "simple-examples" / "data")
     data = tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=7, batch_size=4,
@@ -417,7 +416,7 @@ def test_penn_treebank_characters_from_files(tmp_path):
     assert tasks.bits_per_character(np.log(2.0) * 1.5) == pytest.approx(1.5)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_penn_treebank_characters_errors(tmp_path):
     _write_ptb_char_files(tmp_path)
     with pytest.raises(ValueError, match="tokens outside the vocabulary"):
@@ -455,7 +454,7 @@ def _joints(value):
     return np.full((25, 3), value, dtype=np.float32) + np.arange(25, dtype=np.float32)[:, None]
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_parse_ntu_name():
     assert tasks.parse_ntu_name("/data/S017C003P020R002A060.skeleton") == {
         "setup": 17, "camera": 3, "performer": 20, "replication": 2, "action": 60,
@@ -464,7 +463,7 @@ def test_parse_ntu_name():
         tasks.parse_ntu_name("clip.skeleton")
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_read_ntu_skeleton_tracks_bodies_and_drops_static_noise(tmp_path):
     # Body "11" moves, body "22" appears from frame 1 and moves, body "33" is a static false
     # detection listed first in frame 2; with max_bodies=2 the static one is dropped, and bodies
@@ -508,7 +507,7 @@ def _write_ntu_folder(folder, suffix=".skeleton"):
     (folder / "S001C001P001R001A003.skeleton").write_text("0\n")  # a clip with no skeleton
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("benchmark", ["cross_subject", "cross_view"])
 def test_ntu_skeletons_splits_shapes_and_frame_sampling(tmp_path, benchmark):
     _write_ntu_folder(tmp_path / "ntu")
@@ -548,7 +547,7 @@ def test_ntu_skeletons_splits_shapes_and_frame_sampling(tmp_path, benchmark):
     np.testing.assert_array_equal(x, epoch_1[:4])  # the first epochs of two builds agree
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_ntu_skeletons_npy_layout_cache_and_centering(tmp_path):
     _write_ntu_folder(tmp_path / "npy", suffix=".npy")
     kwargs = dict(data_dir=tmp_path / "npy", batch_size=4, cache_dir=tmp_path / "cache",
@@ -566,7 +565,7 @@ def test_ntu_skeletons_npy_layout_cache_and_centering(tmp_path):
     np.testing.assert_allclose(centred_x, raw_x - origin, rtol=1e-5, atol=1e-5)
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_ntu_skeletons_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="Received: data_dir="):
         tasks.ntu_skeletons(data_dir=tmp_path / "missing")
@@ -630,7 +629,7 @@ def test_ucf101_features_named_extractor(tmp_path):
     assert data.info["feature_extractor"] == "MobileNetV2"
 
 
-@TF_DATA_ONLY
+@pytest.mark.backend_independent
 def test_ucf101_features_errors():
     with pytest.raises(ValueError, match="Received: feature_extractor='AlexNet'"):
         tasks.ucf101_features(feature_extractor="AlexNet")
