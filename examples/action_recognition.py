@@ -37,8 +37,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, tasks
 
 DEFAULTS = {
     "model": "indrnn",
@@ -69,8 +68,12 @@ def load_data(args, feature_extractor=None):
         if args.data_dir is None:
             raise SystemExit("--dataset ntu needs --data-dir (the NTU RGB+D skeleton files)")
         return tasks.ntu_skeletons(
-            data_dir=args.data_dir, benchmark=args.benchmark, frames=args.timesteps,
-            batch_size=args.batch_size, seed=args.seed, cache_dir=args.cache_dir,
+            data_dir=args.data_dir,
+            benchmark=args.benchmark,
+            frames=args.timesteps,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            cache_dir=args.cache_dir,
         )
     return tasks.ucf101_features(
         frames=args.timesteps,
@@ -89,14 +92,23 @@ def main(argv=None, callbacks=(), feature_extractor=None):
     parser.add_argument("--dataset", choices=("ntu", "ucf101"), default="ntu")
     parser.add_argument("--data-dir", help="NTU files, or the tensorflow-datasets directory")
     parser.add_argument("--cache-dir", help="where parsed skeletons / CNN features are cached")
-    parser.add_argument("--benchmark", choices=("cross_subject", "cross_view"),
-                        default="cross_subject", help="NTU evaluation protocol")
-    parser.add_argument("--feature-extractor", default="MobileNetV2",
-                        help="keras.applications CNN for UCF101 frames")
-    parser.add_argument("--image-size", type=experiment.positive_int, default=224,
-                        help="UCF101 CNN input size")
-    parser.add_argument("--dropout", type=experiment.fraction, default=0.0,
-                        help="IndRNN input dropout")
+    parser.add_argument(
+        "--benchmark",
+        choices=("cross_subject", "cross_view"),
+        default="cross_subject",
+        help="NTU evaluation protocol",
+    )
+    parser.add_argument(
+        "--feature-extractor",
+        default="MobileNetV2",
+        help="keras.applications CNN for UCF101 frames",
+    )
+    parser.add_argument(
+        "--image-size", type=experiment.positive_int, default=224, help="UCF101 CNN input size"
+    )
+    parser.add_argument(
+        "--dropout", type=experiment.fraction, default=0.0, help="IndRNN input dropout"
+    )
     args = experiment.parse_args(parser, argv)
 
     try:
@@ -106,7 +118,9 @@ def main(argv=None, callbacks=(), feature_extractor=None):
     extra = {"dropout": args.dropout} if "indrnn" in args.model else {}
     info = {k: v for k, v in data.info.items() if k != "names"}
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info, **extra), data.train,
+        args,
+        experiment.model_builder(args, data.info, **extra),
+        data.train,
         loss=data.info["loss"],
         metrics=data.info["metrics"],
         validation_data=data.validation,
@@ -116,7 +130,9 @@ def main(argv=None, callbacks=(), feature_extractor=None):
         callbacks=callbacks,
     )
     accuracy = results["test"]["sparse_categorical_accuracy"]
-    print(f"test accuracy {experiment.format_metric(accuracy)} (chance {1 / data.info['num_classes']:.4f})")
+    print(
+        f"test accuracy {experiment.format_metric(accuracy)} (chance {1 / data.info['num_classes']:.4f})"
+    )
     return results
 
 

@@ -37,8 +37,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, tasks
 
 DEFAULTS = {
     "model": "indrnn",
@@ -64,12 +63,19 @@ QUICK = {
 
 def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="adding_problem")
-    parser.add_argument("--marker", choices=tasks.MARKER_RULES, default="one_per_half",
-                        help="where the two marked steps lie (default: one in each half)")
-    parser.add_argument("--input-stddev", type=experiment.positive_float,
-                        help="IndRNN and IRNN families: standard deviation of the normal input "
-                        "weights (IndRNN default 0.01, IRNN 0.001; the IndRNN authors' adding "
-                        "code used 0.001)")
+    parser.add_argument(
+        "--marker",
+        choices=tasks.MARKER_RULES,
+        default="one_per_half",
+        help="where the two marked steps lie (default: one in each half)",
+    )
+    parser.add_argument(
+        "--input-stddev",
+        type=experiment.positive_float,
+        help="IndRNN and IRNN families: standard deviation of the normal input "
+        "weights (IndRNN default 0.01, IRNN 0.001; the IndRNN authors' adding "
+        "code used 0.001)",
+    )
     args = experiment.parse_args(parser, argv)
     if args.steps_per_epoch is None:
         parser.error("the synthetic task needs --steps-per-epoch > 0")
@@ -92,7 +98,9 @@ def main(argv=None, callbacks=()):
         extra["input_stddev"] = args.input_stddev
     baseline = data.info["baseline"]["mse"]
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info, **extra), data.train,
+        args,
+        experiment.model_builder(args, data.info, **extra),
+        data.train,
         loss="mse",
         validation_data=data.validation,
         test_data=data.test,

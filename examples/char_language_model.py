@@ -30,8 +30,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, tasks
 
 DEFAULTS = {
     "model": "bn_indrnn",
@@ -60,8 +59,9 @@ QUICK = {
 def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="char_language_model")
     parser.add_argument("--data-dir", help="folder with the ptb.char.*.txt files")
-    parser.add_argument("--embedding-dim", type=experiment.positive_int, default=64,
-                        help="character embedding size")
+    parser.add_argument(
+        "--embedding-dim", type=experiment.positive_int, default=64, help="character embedding size"
+    )
     args = experiment.parse_args(parser, argv)
 
     try:
@@ -72,7 +72,8 @@ def main(argv=None, callbacks=()):
         parser.error(f"argument --data-dir: {error}")
     info = {k: v for k, v in data.info.items() if k != "vocabulary"}
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info, embedding_dim=args.embedding_dim),
+        args,
+        experiment.model_builder(args, data.info, embedding_dim=args.embedding_dim),
         data.train,
         loss=data.info["loss"],
         # The cross-entropy as a metric excludes any regularization the loss may carry.
@@ -87,8 +88,10 @@ def main(argv=None, callbacks=()):
             "bits_per_character": tasks.bits_per_character(test["sparse_categorical_crossentropy"])
         },
     )
-    print(f"test BPC {experiment.format_metric(results['test'].get('bits_per_character'), '.3f')} "
-          f"(uniform guess {data.info['baseline']['bits_per_character_uniform']:.2f})")
+    print(
+        f"test BPC {experiment.format_metric(results['test'].get('bits_per_character'), '.3f')} "
+        f"(uniform guess {data.info['baseline']['bits_per_character_uniform']:.2f})"
+    )
     return results
 
 

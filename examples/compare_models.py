@@ -30,12 +30,10 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import models  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, models, tasks
 
 PROTOCOL = {
     "batch_size": 32,
@@ -54,9 +52,9 @@ def _accuracy(model, inputs, labels, training):
     batch = PROTOCOL["batch_size"]
     correct = 0
     for start in range(0, len(inputs), batch):
-        probabilities = model(inputs[start:start + batch], training=training)
+        probabilities = model(inputs[start : start + batch], training=training)
         predicted = np.argmax(keras.ops.convert_to_numpy(probabilities), axis=-1)
-        correct += int(np.sum(predicted == labels[start:start + batch]))
+        correct += int(np.sum(predicted == labels[start : start + batch]))
     return correct / len(inputs)
 
 
@@ -68,8 +66,14 @@ def run_model(name, data, protocol, test_steps=None, callbacks=(), **builder_kwa
     """
     keras.utils.set_random_seed(protocol["seed"])
     info = data.info
-    model = models.build_model(name, info["input_shape"], info["output_kind"],
-                               info["num_classes"], seed=protocol["seed"], **builder_kwargs)
+    model = models.build_model(
+        name,
+        info["input_shape"],
+        info["output_kind"],
+        info["num_classes"],
+        seed=protocol["seed"],
+        **builder_kwargs,
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(protocol["learning_rate"]),
         loss=info["loss"],
@@ -107,27 +111,35 @@ def run_model(name, data, protocol, test_steps=None, callbacks=(), **builder_kwa
     }
 
 
-def compare(data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, tensorboard=False,
-            **overrides):
+def compare(
+    data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, tensorboard=False, **overrides
+):
     """Runs the protocol for every name in `names`; returns the rows (and writes them).
 
     With `tensorboard`, each model logs to `output_dir/tensorboard/<name>/`.
     """
     if tensorboard and not output_dir:
-        raise ValueError("compare(tensorboard=True) writes into output_dir. Received: output_dir=None")
+        raise ValueError(
+            "compare(tensorboard=True) writes into output_dir. Received: output_dir=None"
+        )
     protocol = {**PROTOCOL, **(QUICK if quick else {}), **overrides}
     data = tasks.pixel_mnist(
-        row_by_row=True, batch_size=protocol["batch_size"], data_dir=data_dir,
-        validation_size=protocol["validation_size"], seed=protocol["seed"],
+        row_by_row=True,
+        batch_size=protocol["batch_size"],
+        data_dir=data_dir,
+        validation_size=protocol["validation_size"],
+        seed=protocol["seed"],
     )
     rows = []
     for name in names:
         callbacks = []
         if tensorboard:
             callbacks = experiment.tensorboard_callbacks(
-                os.path.join(output_dir, "tensorboard", name))
-        rows.append(run_model(name, data, protocol, test_steps=2 if quick else None,
-                              callbacks=callbacks))
+                os.path.join(output_dir, "tensorboard", name)
+            )
+        rows.append(
+            run_model(name, data, protocol, test_steps=2 if quick else None, callbacks=callbacks)
+        )
         print(json.dumps(rows[-1]))
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
@@ -139,32 +151,55 @@ def compare(data_dir, names=models.MODEL_NAMES, quick=False, output_dir=None, te
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="compare_models.py", description=__doc__,
+        prog="compare_models.py",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data-dir", help="MNIST files (IDX or mnist.npz) or a TFDS directory")
-    parser.add_argument("--models", nargs="+", choices=models.MODEL_NAMES,
-                        default=list(models.MODEL_NAMES), help="families to compare")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=models.MODEL_NAMES,
+        default=list(models.MODEL_NAMES),
+        help="families to compare",
+    )
     parser.add_argument("--epochs", type=experiment.positive_int, help="epochs (default 5)")
-    parser.add_argument("--steps-per-epoch", type=experiment.positive_int, help="steps (default 300)")
-    parser.add_argument("--output-dir", default=os.path.join("runs", "compare_models"),
-                        help="where compare_models.json goes")
+    parser.add_argument(
+        "--steps-per-epoch", type=experiment.positive_int, help="steps (default 300)"
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=os.path.join("runs", "compare_models"),
+        help="where compare_models.json goes",
+    )
     parser.add_argument("--quick", action="store_true", help="2 epochs of 3 steps per model")
-    parser.add_argument("--tensorboard", action="store_true",
-                        help="log every model to OUTPUT_DIR/tensorboard/<model>/")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log every model to OUTPUT_DIR/tensorboard/<model>/",
+    )
     args = parser.parse_args(argv)
     overrides = {
-        key: value for key, value in
-        (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch)) if value
+        key: value
+        for key, value in (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch))
+        if value
     }
-    rows = compare(args.data_dir, args.models, quick=args.quick, output_dir=args.output_dir,
-                   tensorboard=args.tensorboard, **overrides)
+    rows = compare(
+        args.data_dir,
+        args.models,
+        quick=args.quick,
+        output_dir=args.output_dir,
+        tensorboard=args.tensorboard,
+        **overrides,
+    )
     print("| model | test accuracy | train acc. inference / training mode | seconds |")
     print("|---|---|---|---|")
     for row in rows:
-        print(f"| `{row['model']}` | {row['test_accuracy']:.3f} | "
-              f"{row['train_accuracy_inference_mode']:.3f} / "
-              f"{row['train_accuracy_training_mode']:.3f} | {row['train_seconds']:.0f} |")
+        print(
+            f"| `{row['model']}` | {row['test_accuracy']:.3f} | "
+            f"{row['train_accuracy_inference_mode']:.3f} / "
+            f"{row['train_accuracy_training_mode']:.3f} | {row['train_seconds']:.0f} |"
+        )
     return rows
 
 

@@ -22,14 +22,12 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import keras  # noqa: E402
+import keras
 
-import keras_rnninit  # noqa: E402
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit.arrays import adding_problem_arrays  # noqa: E402
-from keras_rnninit.callbacks import GradientClipping  # noqa: E402
-from keras_rnninit.callbacks import GradientFlowMonitor  # noqa: E402
-from keras_rnninit.callbacks import plot_gradient_flow  # noqa: E402
+import keras_rnninit
+from keras_rnninit import experiment
+from keras_rnninit.arrays import adding_problem_arrays
+from keras_rnninit.callbacks import GradientClipping, GradientFlowMonitor, plot_gradient_flow
 
 
 def build(kind, timesteps, units, seed):
@@ -55,13 +53,21 @@ def main(argv=None):
     parser.add_argument("--samples", type=experiment.positive_int, default=12800)
     parser.add_argument("--epochs", type=experiment.positive_int, default=6)
     parser.add_argument("--quick", action="store_true", help="512 samples, 2 epochs")
-    parser.add_argument("--tensorboard", action="store_true",
-                        help="log each model to OUTPUT_DIR/tensorboard/<layer name>/")
-    parser.add_argument("--output-dir", default=os.path.join("runs", "gradient_flow_plot"),
-                        help="where --tensorboard writes (default: runs/gradient_flow_plot)")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log each model to OUTPUT_DIR/tensorboard/<layer name>/",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=os.path.join("runs", "gradient_flow_plot"),
+        help="where --tensorboard writes (default: runs/gradient_flow_plot)",
+    )
     parser.add_argument(
         "--output",
-        default=os.path.join(os.path.dirname(__file__), "..", "docs", "images", "gradient_flow_adding_T200.png"),
+        default=os.path.join(
+            os.path.dirname(__file__), "..", "docs", "images", "gradient_flow_adding_T200.png"
+        ),
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -82,7 +88,12 @@ def main(argv=None):
             log_dir = os.path.join(args.output_dir, "tensorboard", model.layers[0].name)
             callbacks += experiment.tensorboard_callbacks(log_dir, callbacks)
         history = model.fit(
-            x, y, batch_size=64, epochs=args.epochs, verbose=2, callbacks=callbacks,
+            x,
+            y,
+            batch_size=64,
+            epochs=args.epochs,
+            verbose=2,
+            callbacks=callbacks,
         )
         runs[label] = [initial] + monitor.records
         name = model.layers[0].name

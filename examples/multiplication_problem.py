@@ -28,8 +28,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, tasks
 
 DEFAULTS = {
     "model": "np_rnn",
@@ -55,8 +54,12 @@ QUICK = {
 
 def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="multiplication_problem")
-    parser.add_argument("--marker", choices=tasks.MARKER_RULES, default="one_per_half",
-                        help="where the two marked steps lie (default: one in each half)")
+    parser.add_argument(
+        "--marker",
+        choices=tasks.MARKER_RULES,
+        default="one_per_half",
+        help="where the two marked steps lie (default: one in each half)",
+    )
     args = experiment.parse_args(parser, argv)
     if args.steps_per_epoch is None:
         parser.error("the synthetic task needs --steps-per-epoch > 0")
@@ -73,7 +76,9 @@ def main(argv=None, callbacks=()):
     )
     baseline = data.info["baseline"]["mse"]
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info), data.train,
+        args,
+        experiment.model_builder(args, data.info),
+        data.train,
         loss="mse",
         validation_data=data.validation,
         test_data=data.test,
@@ -81,7 +86,9 @@ def main(argv=None, callbacks=()):
         summary={"baseline_mse": baseline},
         callbacks=callbacks,
     )
-    print(f"test MSE {experiment.format_metric(results['test']['loss'])} (baseline {baseline:.4f}: predicting 0.25)")
+    print(
+        f"test MSE {experiment.format_metric(results['test']['loss'])} (baseline {baseline:.4f}: predicting 0.25)"
+    )
     return results
 
 

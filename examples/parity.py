@@ -27,8 +27,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, tasks
 
 DEFAULTS = {
     "model": "indrnn",
@@ -54,8 +53,11 @@ QUICK = {
 
 def main(argv=None, callbacks=()):
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="parity")
-    parser.add_argument("--final-only", action="store_true",
-                        help="target only the parity of the whole sequence, at the last step")
+    parser.add_argument(
+        "--final-only",
+        action="store_true",
+        help="target only the parity of the whole sequence, at the last step",
+    )
     args = experiment.parse_args(parser, argv)
     if args.steps_per_epoch is None:
         parser.error("the synthetic task needs --steps-per-epoch > 0")
@@ -71,7 +73,9 @@ def main(argv=None, callbacks=()):
     )
     chance = data.info["baseline"]["accuracy"]
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info), data.train,
+        args,
+        experiment.model_builder(args, data.info),
+        data.train,
         loss=data.info["loss"],
         metrics=data.info["metrics"],
         validation_data=data.validation,

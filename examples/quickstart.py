@@ -16,11 +16,11 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras_rnninit  # noqa: E402
-from keras_rnninit import experiment  # noqa: E402
+import keras_rnninit
+from keras_rnninit import experiment
 
 TIMESTEPS = 50
 
@@ -56,12 +56,21 @@ def build(recurrent_initializer):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="500 sequences and 1 epoch: a smoke run that does not learn")
-    parser.add_argument("--tensorboard", action="store_true",
-                        help="log each model to OUTPUT_DIR/tensorboard/<model>/")
-    parser.add_argument("--output-dir", default=os.path.join("runs", "quickstart"),
-                        help="where --tensorboard writes (default: runs/quickstart)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="500 sequences and 1 epoch: a smoke run that does not learn",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="log each model to OUTPUT_DIR/tensorboard/<model>/",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=os.path.join("runs", "quickstart"),
+        help="where --tensorboard writes (default: runs/quickstart)",
+    )
     args = parser.parse_args(argv)
     samples, epochs = (500, 1) if args.quick else (20000, 5)
     keras.utils.set_random_seed(0)
@@ -77,8 +86,15 @@ def main(argv=None):
         if args.tensorboard:
             log_dir = os.path.join(args.output_dir, "tensorboard", name.lower().replace("-", "_"))
             callbacks = experiment.tensorboard_callbacks(log_dir)
-        model.fit(x_train, y_train, batch_size=50, epochs=epochs, validation_split=0.1, verbose=2,
-                  callbacks=callbacks)
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=50,
+            epochs=epochs,
+            validation_split=0.1,
+            verbose=2,
+            callbacks=callbacks,
+        )
         mse = model.evaluate(x_test, y_test, verbose=0)
         print(f"{name}: test MSE {mse:.4f} (predicting 1.0 gives 0.167)")
 

@@ -37,8 +37,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from keras_rnninit import experiment  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+from keras_rnninit import experiment, tasks
 
 DEFAULTS = {
     "model": "bn_indrnn",
@@ -70,21 +69,36 @@ QUICK = {
 
 def main(argv=None, callbacks=()):
     # The sequence length is the image's: 784 pixels, or 28 rows with --row-by-row.
-    parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="sequential_mnist",
-                                    ignored=("timesteps",))
+    parser = experiment.make_parser(
+        __doc__, DEFAULTS, QUICK, name="sequential_mnist", ignored=("timesteps",)
+    )
     parser.add_argument("--permuted", action="store_true", help="permuted pixel MNIST")
     parser.add_argument("--row-by-row", action="store_true", help="28 steps of 28 pixels")
-    parser.add_argument("--data-dir", help="folder with the MNIST IDX files (read offline), or "
-                        "a tensorflow-datasets data directory")
-    parser.add_argument("--validation-size", type=experiment.positive_int,
-                        help="images carved from the end of the train split (default 3000)")
-    parser.add_argument("--dropout", type=experiment.fraction,
-                        help="IndRNN families: dropout between layers (default 0.1)")
-    parser.add_argument("--weight-decay", type=experiment.nonnegative_float,
-                        help="IndRNN families: weight decay of input and output weights, not "
-                        "of u (default 1e-4)")
-    parser.add_argument("--gamma", type=experiment.growth_factor,
-                        help="IndRNN families: |u| <= gamma^(1/T), the paper's MAG (default 5)")
+    parser.add_argument(
+        "--data-dir",
+        help="folder with the MNIST IDX files (read offline), or "
+        "a tensorflow-datasets data directory",
+    )
+    parser.add_argument(
+        "--validation-size",
+        type=experiment.positive_int,
+        help="images carved from the end of the train split (default 3000)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=experiment.fraction,
+        help="IndRNN families: dropout between layers (default 0.1)",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=experiment.nonnegative_float,
+        help="IndRNN families: weight decay of input and output weights, not of u (default 1e-4)",
+    )
+    parser.add_argument(
+        "--gamma",
+        type=experiment.growth_factor,
+        help="IndRNN families: |u| <= gamma^(1/T), the paper's MAG (default 5)",
+    )
     args = experiment.parse_args(parser, argv)
     if args.quick:
         args.row_by_row = True
@@ -108,7 +122,9 @@ def main(argv=None, callbacks=()):
     if "indrnn" in args.model:
         extra = {"dropout": args.dropout, "weight_decay": args.weight_decay, "gamma": args.gamma}
     results = experiment.train_and_evaluate(
-        args, experiment.model_builder(args, data.info, **extra), data.train,
+        args,
+        experiment.model_builder(args, data.info, **extra),
+        data.train,
         loss=data.info["loss"],
         metrics=data.info["metrics"],
         validation_data=data.validation,
@@ -120,8 +136,10 @@ def main(argv=None, callbacks=()):
     )
     accuracy = results["test"]["sparse_categorical_accuracy"]
     error = None if accuracy is None else 100 * (1 - accuracy)
-    print(f"test accuracy {experiment.format_metric(accuracy)} "
-          f"(error {experiment.format_metric(error, '.2f')} %)")
+    print(
+        f"test accuracy {experiment.format_metric(accuracy)} "
+        f"(error {experiment.format_metric(error, '.2f')} %)"
+    )
     return results
 
 

@@ -5,24 +5,15 @@ layer, recurrent-weight constraints, clipping callbacks and gradient diagnostics
 and the papers' benchmark tasks as tf.data pipelines.
 """
 
-from keras_rnninit import callbacks
-from keras_rnninit import constraints
-from keras_rnninit import initializers
-from keras_rnninit import layers
-from keras_rnninit import models
-from keras_rnninit.callbacks import GradientClipping
-from keras_rnninit.callbacks import GradientFlowMonitor
-from keras_rnninit.callbacks import RecurrentWeightClipping
-from keras_rnninit.constraints import MagnitudeBound
-from keras_rnninit.constraints import SpectralNormBound
-from keras_rnninit.constraints import indrnn_bounds
-from keras_rnninit.initializers import IdentityInitializer
-from keras_rnninit.initializers import IndRNNRecurrentInitializer
-from keras_rnninit.initializers import NPInitializer
-from keras_rnninit.layers import IndRNN
-from keras_rnninit.layers import IndRNNCell
-from keras_rnninit.layers import IndRNNStack
-from keras_rnninit.layers import ResidualIndRNNBlock
+from keras_rnninit import callbacks, constraints, initializers, layers, models
+from keras_rnninit.callbacks import GradientClipping, GradientFlowMonitor, RecurrentWeightClipping
+from keras_rnninit.constraints import MagnitudeBound, SpectralNormBound, indrnn_bounds
+from keras_rnninit.initializers import (
+    IdentityInitializer,
+    IndRNNRecurrentInitializer,
+    NPInitializer,
+)
+from keras_rnninit.layers import IndRNN, IndRNNCell, IndRNNStack, ResidualIndRNNBlock
 from keras_rnninit.version import __version__
 
 __all__ = [

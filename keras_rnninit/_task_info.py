@@ -4,12 +4,15 @@ It lives outside `keras_rnninit.tasks` (which needs TensorFlow) so that `keras_r
 and the example harness can share its vocabulary of output kinds on any install.
 """
 
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import fail
+from keras_rnninit._validation import check_choice, fail
 
 # What a model predicts, in the words the tasks and the model builders share.
 OUTPUT_KINDS = (
-    "regression", "binary", "binary_per_step", "classification", "classification_per_step",
+    "regression",
+    "binary",
+    "binary_per_step",
+    "classification",
+    "classification_per_step",
 )
 PER_STEP_OUTPUT_KINDS = ("binary_per_step", "classification_per_step")
 
@@ -58,19 +61,47 @@ class TaskInfo(dict):
     _OPTIONAL = ("baseline", "reference", "vocabulary_size")
 
     def __init__(
-        self, *, name, input_shape, input_dtype, target_shape, target_dtype, output_kind,
-        num_classes, loss, metrics, batch_size, sizes, steps, seed, baseline=None,
-        reference=None, **extra,
+        self,
+        *,
+        name,
+        input_shape,
+        input_dtype,
+        target_shape,
+        target_dtype,
+        output_kind,
+        num_classes,
+        loss,
+        metrics,
+        batch_size,
+        sizes,
+        steps,
+        seed,
+        baseline=None,
+        reference=None,
+        **extra,
     ):
         check_choice("output_kind", output_kind, OUTPUT_KINDS, owner="TaskInfo")
         if output_kind != "regression" and num_classes is None:
-            fail("num_classes", num_classes, f"an int >= 2 for output_kind={output_kind!r}",
-                 owner="TaskInfo")
+            fail(
+                "num_classes",
+                num_classes,
+                f"an int >= 2 for output_kind={output_kind!r}",
+                owner="TaskInfo",
+            )
         super().__init__(
-            name=name, input_shape=tuple(input_shape), input_dtype=input_dtype,
-            target_shape=tuple(target_shape), target_dtype=target_dtype,
-            output_kind=output_kind, num_classes=num_classes, loss=loss, metrics=list(metrics),
-            batch_size=batch_size, sizes=sizes, steps=steps, seed=seed,
+            name=name,
+            input_shape=tuple(input_shape),
+            input_dtype=input_dtype,
+            target_shape=tuple(target_shape),
+            target_dtype=target_dtype,
+            output_kind=output_kind,
+            num_classes=num_classes,
+            loss=loss,
+            metrics=list(metrics),
+            batch_size=batch_size,
+            sizes=sizes,
+            steps=steps,
+            seed=seed,
         )
         # Left out rather than stored as None, so that each task's dict is what it always was.
         for key, value in (("baseline", baseline), ("reference", reference)):

@@ -40,8 +40,16 @@ def check_int(name, value, minimum=1, owner="", allow_none=False):
     return int(value)
 
 
-def check_number(name, value, minimum=None, maximum=None, owner="", allow_none=False,
-                 open_minimum=False, open_maximum=False):
+def check_number(
+    name,
+    value,
+    minimum=None,
+    maximum=None,
+    owner="",
+    allow_none=False,
+    open_minimum=False,
+    open_maximum=False,
+):
     """`float(value)` for a finite real number in the given (closed unless open) bounds."""
     if value is None and allow_none:
         return None
@@ -69,14 +77,22 @@ def _describe(minimum, maximum, open_minimum, open_maximum):
 
 def check_positive(name, value, owner="", allow_none=False):
     """`float(value)` for a finite number `> 0`."""
-    return check_number(name, value, minimum=0, open_minimum=True, owner=owner,
-                        allow_none=allow_none)
+    return check_number(
+        name, value, minimum=0, open_minimum=True, owner=owner, allow_none=allow_none
+    )
 
 
 def check_fraction(name, value, owner="", open_maximum=True, open_minimum=False):
     """`float(value)` for a rate in `[0, 1)` (a dropout), or `[0, 1]`/`(0, 1)` as asked."""
-    return check_number(name, value, minimum=0, maximum=1, owner=owner,
-                        open_minimum=open_minimum, open_maximum=open_maximum)
+    return check_number(
+        name,
+        value,
+        minimum=0,
+        maximum=1,
+        owner=owner,
+        open_minimum=open_minimum,
+        open_maximum=open_maximum,
+    )
 
 
 def check_bool(name, value, owner=""):

@@ -38,8 +38,9 @@ def adding_problem_arrays(samples, timesteps, input_dim=2, marker="uniform", see
     """
     owner = "adding_problem_arrays"
     _validation.check_int("samples", samples, minimum=1, owner=owner)
-    _validation.check_int("timesteps", timesteps, minimum=2 if marker == "one_per_half" else 1,
-                          owner=owner)
+    _validation.check_int(
+        "timesteps", timesteps, minimum=2 if marker == "one_per_half" else 1, owner=owner
+    )
     _validation.check_int("input_dim", input_dim, minimum=1, owner=owner)
     _validation.check_choice("marker", marker, MARKER_RULES, owner=owner)
     rng = np.random.default_rng(seed)

@@ -4,15 +4,11 @@ A Keras constraint runs inside the compiled train step, so the bound holds after
 `jit_compile=True` without any Python-side weight writes.
 """
 
-
 import keras
 from keras import ops
 
-from keras_rnninit._gates import count_gate_blocks
-from keras_rnninit._gates import split_gate_blocks
-from keras_rnninit._validation import PACKAGE
-from keras_rnninit._validation import check_int
-from keras_rnninit._validation import check_number
+from keras_rnninit._gates import count_gate_blocks, split_gate_blocks
+from keras_rnninit._validation import PACKAGE, check_int, check_number
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -52,9 +48,7 @@ class MagnitudeBound(keras.constraints.Constraint):
     def __init__(self, min_abs=0.0, max_abs=None):
         owner = "MagnitudeBound"
         self.min_abs = check_number("min_abs", min_abs, minimum=0.0, owner=owner)
-        self.max_abs = check_number(
-            "max_abs", max_abs, minimum=0.0, allow_none=True, owner=owner
-        )
+        self.max_abs = check_number("max_abs", max_abs, minimum=0.0, allow_none=True, owner=owner)
         if self.max_abs is not None and self.max_abs < self.min_abs:
             raise ValueError(
                 "MagnitudeBound expects `max_abs >= min_abs`. "

@@ -12,12 +12,8 @@ import random as python_random
 import keras
 from keras import ops
 
-from keras_rnninit._gates import count_gate_blocks
-from keras_rnninit._gates import stack_gate_blocks
-from keras_rnninit._validation import PACKAGE
-from keras_rnninit._validation import check_bool
-from keras_rnninit._validation import check_number
-from keras_rnninit._validation import check_positive
+from keras_rnninit._gates import count_gate_blocks, stack_gate_blocks
+from keras_rnninit._validation import PACKAGE, check_bool, check_number, check_positive
 from keras_rnninit.constraints import indrnn_bounds
 
 
@@ -37,9 +33,7 @@ def _block_count(shape, name):
 def _float_dtype(dtype, name):
     dtype = keras.backend.standardize_dtype(dtype or keras.config.floatx())
     if not keras.backend.is_float_dtype(dtype):
-        raise ValueError(
-            f"{name} makes floating-point weights only. Received: dtype={dtype}"
-        )
+        raise ValueError(f"{name} makes floating-point weights only. Received: dtype={dtype}")
     return dtype
 
 
@@ -169,9 +163,7 @@ class NPInitializer(_SeededInitializer):
         units, blocks = _block_count(shape, "NPInitializer")
         dtype = _float_dtype(dtype, "NPInitializer")
         compute_dtype = _compute_dtype(dtype)
-        r = keras.random.normal(
-            (blocks, units, units), seed=self.seed, dtype=compute_dtype
-        )
+        r = keras.random.normal((blocks, units, units), seed=self.seed, dtype=compute_dtype)
         return ops.cast(stack_gate_blocks(_normalized_np_blocks(r, self.identity_shift)), dtype)
 
     def get_config(self):

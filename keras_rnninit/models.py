@@ -33,16 +33,10 @@ import math
 
 import keras
 
-from keras_rnninit._task_info import OUTPUT_KINDS
-from keras_rnninit._task_info import PER_STEP_OUTPUT_KINDS
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_int
-from keras_rnninit.initializers import IdentityInitializer
-from keras_rnninit.initializers import NPInitializer
-from keras_rnninit.initializers import indrnn_input_initializer
-from keras_rnninit.layers import IndRNN
-from keras_rnninit.layers import IndRNNStack
-from keras_rnninit.layers import ResidualIndRNNBlock
+from keras_rnninit._task_info import OUTPUT_KINDS, PER_STEP_OUTPUT_KINDS
+from keras_rnninit._validation import check_choice, check_int
+from keras_rnninit.initializers import IdentityInitializer, NPInitializer, indrnn_input_initializer
+from keras_rnninit.layers import IndRNN, IndRNNStack, ResidualIndRNNBlock
 
 # The tasks' output kinds (`keras_rnninit.tasks.TaskInfo`), one vocabulary for both.
 OUTPUTS = OUTPUT_KINDS
@@ -54,8 +48,9 @@ _REGRESSION_GAMMA = 2.0
 _CLASSIFIER_GAMMA = 5.0
 
 
-def _check_common(input_shape, output, num_classes, units, num_layers, vocabulary_size,
-                  embedding_dim):
+def _check_common(
+    input_shape, output, num_classes, units, num_layers, vocabulary_size, embedding_dim
+):
     check_choice("output", output, OUTPUTS)
     if output in ("classification", "classification_per_step") and (
         isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
@@ -128,13 +123,25 @@ def _head(x, output, num_classes, seed, kernel_initializer=None, kernel_regulari
     )(x)
 
 
-def _stacked_model(name, make_layer, input_shape, output, num_classes, units, num_layers,
-                   vocabulary_size, embedding_dim, seed, head_initializer=None):
+def _stacked_model(
+    name,
+    make_layer,
+    input_shape,
+    output,
+    num_classes,
+    units,
+    num_layers,
+    vocabulary_size,
+    embedding_dim,
+    seed,
+    head_initializer=None,
+):
     """A stack of `num_layers` recurrent layers; `make_layer(index, features, return_sequences)`
     builds layer `index` whose input has `features` features. The last layer of a last-step
     model returns only its last output, which keeps Keras' loop from storing every step."""
-    shape = _check_common(input_shape, output, num_classes, units, num_layers, vocabulary_size,
-                          embedding_dim)
+    shape = _check_common(
+        input_shape, output, num_classes, units, num_layers, vocabulary_size, embedding_dim
+    )
     inputs, x, features = _inputs(shape, vocabulary_size, embedding_dim, seed)
     for index in range(num_layers):
         last = index == num_layers - 1
@@ -163,15 +170,26 @@ _COMMON_DOC = """
 
 
 def _with_common_doc(function):
-    function.__doc__ = function.__doc__.replace("    Returns:", _COMMON_DOC.lstrip("\n") + "\n    Returns:", 1)
+    function.__doc__ = function.__doc__.replace(
+        "    Returns:", _COMMON_DOC.lstrip("\n") + "\n    Returns:", 1
+    )
     return function
 
 
 @_with_common_doc
 def build_np_rnn(
-    input_shape, output="regression", num_classes=None, units=100, num_layers=1, *,
-    input_scale=1.0, identity_shift=True, activation="relu", vocabulary_size=None,
-    embedding_dim=64, seed=None,
+    input_shape,
+    output="regression",
+    num_classes=None,
+    units=100,
+    num_layers=1,
+    *,
+    input_scale=1.0,
+    identity_shift=True,
+    activation="relu",
+    vocabulary_size=None,
+    embedding_dim=64,
+    seed=None,
 ):
     """np-RNN: a ReLU `SimpleRNN` with a normalized positive-definite recurrent matrix.
 
@@ -218,16 +236,33 @@ def build_np_rnn(
         )
 
     return _stacked_model(
-        "np_rnn", make_layer, input_shape, output, num_classes, units, num_layers,
-        vocabulary_size, embedding_dim, seed,
+        "np_rnn",
+        make_layer,
+        input_shape,
+        output,
+        num_classes,
+        units,
+        num_layers,
+        vocabulary_size,
+        embedding_dim,
+        seed,
         head_initializer=keras.initializers.GlorotNormal(seed=_seed(seed, 1000)),
     )
 
 
 @_with_common_doc
 def build_irnn(
-    input_shape, output="regression", num_classes=None, units=100, num_layers=1, *,
-    gain=1.0, input_stddev=0.001, vocabulary_size=None, embedding_dim=64, seed=None,
+    input_shape,
+    output="regression",
+    num_classes=None,
+    units=100,
+    num_layers=1,
+    *,
+    gain=1.0,
+    input_stddev=0.001,
+    vocabulary_size=None,
+    embedding_dim=64,
+    seed=None,
 ):
     """IRNN: a ReLU `SimpleRNN` whose recurrent matrix starts as the identity.
 
@@ -267,8 +302,16 @@ def build_irnn(
         )
 
     return _stacked_model(
-        "irnn" if gain == 1.0 else "scaled_irnn", make_layer, input_shape, output, num_classes,
-        units, num_layers, vocabulary_size, embedding_dim, seed,
+        "irnn" if gain == 1.0 else "scaled_irnn",
+        make_layer,
+        input_shape,
+        output,
+        num_classes,
+        units,
+        num_layers,
+        vocabulary_size,
+        embedding_dim,
+        seed,
     )
 
 
@@ -304,8 +347,15 @@ def build_scaled_irnn(input_shape, output="regression", num_classes=None, *, gai
 
 @_with_common_doc
 def build_lstm(
-    input_shape, output="regression", num_classes=None, units=128, num_layers=1, *,
-    vocabulary_size=None, embedding_dim=64, seed=None,
+    input_shape,
+    output="regression",
+    num_classes=None,
+    units=128,
+    num_layers=1,
+    *,
+    vocabulary_size=None,
+    embedding_dim=64,
+    seed=None,
 ):
     """LSTM baseline: stacked `keras.layers.LSTM` with Keras' defaults (forget-gate bias 1).
 
@@ -329,15 +379,30 @@ def build_lstm(
         )
 
     return _stacked_model(
-        "lstm", make_layer, input_shape, output, num_classes, units, num_layers,
-        vocabulary_size, embedding_dim, seed,
+        "lstm",
+        make_layer,
+        input_shape,
+        output,
+        num_classes,
+        units,
+        num_layers,
+        vocabulary_size,
+        embedding_dim,
+        seed,
     )
 
 
 @_with_common_doc
 def build_tanh_rnn(
-    input_shape, output="regression", num_classes=None, units=128, num_layers=1, *,
-    vocabulary_size=None, embedding_dim=64, seed=None,
+    input_shape,
+    output="regression",
+    num_classes=None,
+    units=128,
+    num_layers=1,
+    *,
+    vocabulary_size=None,
+    embedding_dim=64,
+    seed=None,
 ):
     """Plain tanh RNN baseline: `keras.layers.SimpleRNN` with Keras' defaults.
 
@@ -365,17 +430,39 @@ def build_tanh_rnn(
         )
 
     return _stacked_model(
-        "tanh_rnn", make_layer, input_shape, output, num_classes, units, num_layers,
-        vocabulary_size, embedding_dim, seed,
+        "tanh_rnn",
+        make_layer,
+        input_shape,
+        output,
+        num_classes,
+        units,
+        num_layers,
+        vocabulary_size,
+        embedding_dim,
+        seed,
     )
 
 
 @_with_common_doc
 def build_indrnn(
-    input_shape, output="regression", num_classes=None, units=128, num_layers=2, *,
-    timesteps=None, gamma=None, batch_norm=False, residual=False, dropout=0.0,
-    weight_decay=0.0, input_stddev=None, batch_norm_momentum=0.9, method="auto",
-    vocabulary_size=None, embedding_dim=64, seed=None,
+    input_shape,
+    output="regression",
+    num_classes=None,
+    units=128,
+    num_layers=2,
+    *,
+    timesteps=None,
+    gamma=None,
+    batch_norm=False,
+    residual=False,
+    dropout=0.0,
+    weight_decay=0.0,
+    input_stddev=None,
+    batch_norm_momentum=0.9,
+    method="auto",
+    vocabulary_size=None,
+    embedding_dim=64,
+    seed=None,
 ):
     """IndRNN: stacked `keras_rnninit.IndRNN` layers with the paper's `|u|` bound.
 
@@ -444,8 +531,9 @@ def build_indrnn(
         - [Li et al., 2018](https://arxiv.org/abs/1803.04831)
         - [Li et al., 2019 (Deep IndRNN)](https://arxiv.org/abs/1910.06251)
     """
-    shape = _check_common(input_shape, output, num_classes, units, num_layers, vocabulary_size,
-                          embedding_dim)
+    shape = _check_common(
+        input_shape, output, num_classes, units, num_layers, vocabulary_size, embedding_dim
+    )
     if residual and num_layers % 2:
         raise ValueError(
             "`num_layers` must be even with residual=True (two IndRNN layers per block). "
@@ -475,35 +563,52 @@ def build_indrnn(
     shared = dict(timesteps=timesteps, gamma=gamma, method=method, kernel_regularizer=regularizer)
     if residual:
         x = keras.layers.Dense(
-            units, kernel_initializer=keras.initializers.GlorotUniform(seed=_seed(seed, 800)),
-            kernel_regularizer=regularizer, name="projection",
+            units,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=_seed(seed, 800)),
+            kernel_regularizer=regularizer,
+            name="projection",
         )(x)
         blocks = num_layers // 2
         for block in range(blocks):
             x = ResidualIndRNNBlock(
-                units, dropout=dropout, last_layer=bound_last and block == blocks - 1,
+                units,
+                dropout=dropout,
+                last_layer=bound_last and block == blocks - 1,
                 batch_norm_momentum=batch_norm_momentum,
-                kernel_initializer=kernel_initializer(block), seed=_seed(seed, 10 * block + 1),
-                name=f"residual_block_{block}", **shared,
+                kernel_initializer=kernel_initializer(block),
+                seed=_seed(seed, 10 * block + 1),
+                name=f"residual_block_{block}",
+                **shared,
             )(x)
         x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="bn_final")(x)
         if not per_step:
             x = x[:, -1, :]
     elif batch_norm:
         x = IndRNNStack(
-            units, num_layers=num_layers, batch_norm=True, dropout=dropout,
+            units,
+            num_layers=num_layers,
+            batch_norm=True,
+            dropout=dropout,
             batch_norm_momentum=batch_norm_momentum,
-            return_sequences=per_step, last_layer=bound_last,
-            kernel_initializer=kernel_initializer(0), seed=_seed(seed, 1), name="indrnn_stack",
+            return_sequences=per_step,
+            last_layer=bound_last,
+            kernel_initializer=kernel_initializer(0),
+            seed=_seed(seed, 1),
+            name="indrnn_stack",
             **shared,
         )(x)
     else:
         for index in range(num_layers):
             last = index == num_layers - 1
             x = IndRNN(
-                units, kernel_initializer=kernel_initializer(index), dropout=dropout,
-                last_layer=bound_last and last, seed=_seed(seed, 10 * index + 1),
-                return_sequences=not last or per_step, name=f"indrnn_{index}", **shared,
+                units,
+                kernel_initializer=kernel_initializer(index),
+                dropout=dropout,
+                last_layer=bound_last and last,
+                seed=_seed(seed, 10 * index + 1),
+                return_sequences=not last or per_step,
+                name=f"indrnn_{index}",
+                **shared,
             )(x)
     outputs = _head(x, output, num_classes, seed, kernel_regularizer=regularizer)
     name = "res_indrnn" if residual else ("bn_indrnn" if batch_norm else "indrnn")

@@ -73,14 +73,17 @@ def pytest_configure(config):
 
     if os.environ.get("PYTEST_XDIST_WORKER") and config.option.basetemp:
         # pytest-xdist sets each worker's basetemp to <run folder>/popen-<worker>.
-        folder = os.path.join(os.path.dirname(os.path.abspath(config.option.basetemp)),
-                              "jax_compilation_cache")
+        folder = os.path.join(
+            os.path.dirname(os.path.abspath(config.option.basetemp)), "jax_compilation_cache"
+        )
     else:
         folder = tempfile.mkdtemp(prefix="keras_rnninit-jax-cache-")
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
-    settings = {"jax_compilation_cache_dir": folder,
-                "jax_persistent_cache_min_compile_time_secs": 0.0,
-                "jax_persistent_cache_min_entry_size_bytes": 0}
+    settings = {
+        "jax_compilation_cache_dir": folder,
+        "jax_persistent_cache_min_compile_time_secs": 0.0,
+        "jax_persistent_cache_min_entry_size_bytes": 0,
+    }
     for name, value in settings.items():
         jax.config.update(name, value)
         # The same cache for the fresh interpreters that tests start (JAX reads its settings
@@ -153,11 +156,20 @@ def write_mnist_files():
             rng.integers(0, 10, test, dtype=np.uint8),
         )
         if form == "npz":
-            np.savez(os.path.join(directory, "mnist.npz"), x_train=arrays[0],
-                     y_train=arrays[1], x_test=arrays[2], y_test=arrays[3])
+            np.savez(
+                os.path.join(directory, "mnist.npz"),
+                x_train=arrays[0],
+                y_train=arrays[1],
+                x_test=arrays[2],
+                y_test=arrays[3],
+            )
             return arrays
-        names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+        names = (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
         for name, array in zip(names, arrays):
             _write_idx(os.path.join(directory, name), array, compress=form == "idx_gz")
         return arrays
@@ -191,8 +203,11 @@ def read_tensorboard():
                     values.append((int(width), int(height), png))
                 elif plugin == "scalars":
                     values.append(float(tensor_util.make_ndarray(proto)))
-            found[tag] = {"plugin": plugin, "steps": [e.step for e in events.Tensors(tag)],
-                          "values": values}
+            found[tag] = {
+                "plugin": plugin,
+                "steps": [e.step for e in events.Tensors(tag)],
+                "values": values,
+            }
         return found
 
     return read
@@ -210,11 +225,16 @@ def pytest_runtest_setup(item):
     pytest 9.2 with pytest-xdist 3.8 lost the groups without a word (pytest-dev/pytest-xdist#1386):
     the wheel tests built in the checkout on two workers at once, the scan tests compiled twice.
     """
-    if (item.get_closest_marker("backend_independent") is not None
-            and keras.backend.backend() != "tensorflow"):
+    if (
+        item.get_closest_marker("backend_independent") is not None
+        and keras.backend.backend() != "tensorflow"
+    ):
         pytest.skip("backend-independent (pure tf.data or NumPy): checked in the TensorFlow run")
-    if (getattr(item.config.option, "loadgroup", False)
-            and item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid):
+    if (
+        getattr(item.config.option, "loadgroup", False)
+        and item.get_closest_marker("xdist_group") is not None
+        and "@" not in item.nodeid
+    ):
         pytest.fail(
             "pytest-xdist did not group this test, which is marked xdist_group: this pytest / "
             "pytest-xdist pair loses --dist loadgroup (pytest-dev/pytest-xdist#1386); see the "

@@ -73,4 +73,6 @@ def block_singular_values(w):
     """The largest singular value of each square `(N, N)` gate block of an `(N, k*N)` matrix."""
     n = w.shape[0]
     k = w.shape[1] // n
-    return np.array([np.linalg.svd(w[:, i * n : (i + 1) * n], compute_uv=False)[0] for i in range(k)])
+    return np.array(
+        [np.linalg.svd(w[:, i * n : (i + 1) * n], compute_uv=False)[0] for i in range(k)]
+    )

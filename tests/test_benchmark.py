@@ -6,10 +6,9 @@ import math
 import keras
 import numpy as np
 import pytest
+from helpers import JIT_COMPILE_UNLESS_TF
 
 from keras_rnninit import benchmark
-
-from helpers import JIT_COMPILE_UNLESS_TF
 
 
 def _check_row(row, backend):
@@ -53,13 +52,20 @@ def test_main_writes_json(tmp_path, capsys):
     path = tmp_path / "rows.json"
     status = benchmark.main(
         [
-            "--models", "twin,indrnn",
-            "--methods", "auto",
-            "--timesteps", "8",
-            "--repeats", "1",
-            "--warmup", "0",
-            "--units", "8",
-            "--output", str(path),
+            "--models",
+            "twin,indrnn",
+            "--methods",
+            "auto",
+            "--timesteps",
+            "8",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--units",
+            "8",
+            "--output",
+            str(path),
             "--quiet",
         ]
     )
@@ -105,9 +111,18 @@ def test_adding_batch_targets_are_the_marked_sums():
 
 def _row(model, ms, timesteps=100, method=None):
     return {
-        "backend": "b", "model": model, "method": method, "timesteps": timesteps,
-        "batch_size": 32, "input_dim": 2, "units": 128, "layers": 2, "jit_compile": True,
-        "ms_per_step": ms, "repeats": 1, "note": None,
+        "backend": "b",
+        "model": model,
+        "method": method,
+        "timesteps": timesteps,
+        "batch_size": 32,
+        "input_dim": 2,
+        "units": 128,
+        "layers": 2,
+        "jit_compile": True,
+        "ms_per_step": ms,
+        "repeats": 1,
+        "note": None,
     }
 
 
@@ -146,12 +161,22 @@ def test_rows_past_the_budget_are_skipped_with_a_note(monkeypatch):
         calls.append(length)
         # A rung whose step costs T^2 / 100 ms, with a free compile.
         ms = length**2 / 100.0
-        return {"ms_per_step": ms, "ms_min": ms, "ms_max": ms, "repeats": repeats,
-                "first_step_s": ms / 1000.0, "loss": 0.0}
+        return {
+            "ms_per_step": ms,
+            "ms_min": ms,
+            "ms_max": ms,
+            "repeats": repeats,
+            "first_step_s": ms / 1000.0,
+            "loss": 0.0,
+        }
 
     monkeypatch.setattr(benchmark.timing, "time_training_step", fake_time)
     rows = benchmark.run_benchmark(
-        models=("twin",), timesteps=(10, 20, 400), repeats=1, warmup=0, units=4,
+        models=("twin",),
+        timesteps=(10, 20, 400),
+        repeats=1,
+        warmup=0,
+        units=4,
         max_seconds_per_row=2.0,
     )
     # Predicted at T=400: 4 ms * 20^2 = 1.6 s per step, twice (compile step and one timed): > 2 s.
@@ -189,7 +214,9 @@ def test_bad_model_names_raise():
 def test_strip_options_drops_the_options_and_their_values():
     argv = ["--backends", "jax,tensorflow", "--timesteps", "8", "--output=x.json", "--quiet"]
     assert benchmark.subprocesses.strip_options(argv, ("--backends", "--output")) == [
-        "--timesteps", "8", "--quiet"
+        "--timesteps",
+        "8",
+        "--quiet",
     ]
 
 
@@ -198,13 +225,20 @@ def test_backends_run_in_subprocesses_and_merge(tmp_path, capsys):
     backend = keras.backend.backend()
     status = benchmark.main(
         [
-            "--backends", backend,
-            "--models", "twin",
-            "--timesteps", "4",
-            "--repeats", "1",
-            "--warmup", "0",
-            "--units", "4",
-            "--output", str(path),
+            "--backends",
+            backend,
+            "--models",
+            "twin",
+            "--timesteps",
+            "4",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--units",
+            "4",
+            "--output",
+            str(path),
             "--quiet",
             "--no-pipeline",
         ]
@@ -255,8 +289,14 @@ def test_deep_rungs_run_with_their_own_twins():
     # The rows and their ratios are the subject, not XLA: test_tiny_run_gives_well_formed_rows
     # runs the ladder's XLA default.
     rows = benchmark.run_benchmark(
-        models=models, methods=("auto",), timesteps=(6,), repeats=1, warmup=0, units=4,
-        dropout=0.1, jit_compile=JIT_COMPILE_UNLESS_TF,
+        models=models,
+        methods=("auto",),
+        timesteps=(6,),
+        repeats=1,
+        warmup=0,
+        units=4,
+        dropout=0.1,
+        jit_compile=JIT_COMPILE_UNLESS_TF,
     )
     backend = keras.backend.backend()
     by_model = {row["model"]: row for row in rows}
@@ -307,8 +347,22 @@ def test_torch_rungs_are_skipped_without_torch(monkeypatch, tmp_path, capsys):
     # The command line carries on with the Keras rows.
     path = tmp_path / "rows.json"
     status = benchmark.main(
-        ["--models", "twin,torch_lstm", "--timesteps", "4", "--repeats", "1", "--warmup", "0",
-         "--units", "4", "--no-pipeline", "--quiet", "--output", str(path)]
+        [
+            "--models",
+            "twin,torch_lstm",
+            "--timesteps",
+            "4",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--units",
+            "4",
+            "--no-pipeline",
+            "--quiet",
+            "--output",
+            str(path),
+        ]
     )
     assert status == 0
     assert [r["model"] for r in json.loads(path.read_text())] == ["twin", "torch_lstm"]

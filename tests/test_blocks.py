@@ -8,8 +8,7 @@ import pytest
 
 import keras_rnninit
 from keras_rnninit.constraints import indrnn_bounds
-from keras_rnninit.layers.blocks import IndRNNStack
-from keras_rnninit.layers.blocks import ResidualIndRNNBlock
+from keras_rnninit.layers.blocks import IndRNNStack, ResidualIndRNNBlock
 
 
 def _inputs(batch=4, timesteps=10, features=3, seed=0):

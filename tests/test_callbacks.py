@@ -7,16 +7,16 @@ import os
 import keras
 import numpy as np
 import pytest
+from helpers import block_singular_values, value_and_gradients
 
 import keras_rnninit
-from keras_rnninit.callbacks import GradientClipping
-from keras_rnninit.callbacks import GradientFlowError
-from keras_rnninit.callbacks import GradientFlowMonitor
-from keras_rnninit.callbacks import RecurrentWeightClipping
+from keras_rnninit.callbacks import (
+    GradientClipping,
+    GradientFlowError,
+    GradientFlowMonitor,
+    RecurrentWeightClipping,
+)
 from keras_rnninit.constraints import SpectralNormBound
-
-from helpers import block_singular_values
-from helpers import value_and_gradients
 
 BACKEND = keras.backend.backend()
 
@@ -67,7 +67,10 @@ def _direct_gradients(loss_fn, variables, tensors, model):
     On JAX as one jitted program: op by op, JAX compiles every operation for its shape (most of
     test_gradient_flow_monitor_matches_direct_gradients' time); TensorFlow runs it eagerly."""
     _, _, tensor_grads, variable_grads = value_and_gradients(
-        lambda tensors: (loss_fn(tensors), ()), tensors, variables, model.variables,
+        lambda tensors: (loss_fn(tensors), ()),
+        tensors,
+        variables,
+        model.variables,
         jit=BACKEND == "jax",
     )
     return variable_grads, tensor_grads
@@ -82,7 +85,9 @@ def test_gradient_clipping_bounds_the_sgd_update(mode):
     threshold, lr = 0.5, 0.01
     model, x, y = _exploding_rnn()
     before = _weights(model)
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(threshold, mode=mode)])
+    model.fit(
+        x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(threshold, mode=mode)]
+    )
     deltas = [a - b for a, b in zip(_weights(model), before)]
     if mode == "global_norm":
         norm = np.sqrt(sum(np.sum(d * d) for d in deltas))
@@ -91,7 +96,9 @@ def test_gradient_clipping_bounds_the_sgd_update(mode):
     elif mode == "norm":
         for d in deltas:
             assert np.sqrt(np.sum(d * d)) <= lr * threshold * (1 + 1e-4)
-        assert max(np.sqrt(np.sum(d * d)) for d in deltas) == pytest.approx(lr * threshold, rel=1e-3)
+        assert max(np.sqrt(np.sum(d * d)) for d in deltas) == pytest.approx(
+            lr * threshold, rel=1e-3
+        )
     else:
         assert max(np.abs(d).max() for d in deltas) == pytest.approx(lr * threshold, rel=1e-3)
     assert model.optimizer.global_clipnorm is None and model.optimizer.clipnorm is None
@@ -129,7 +136,7 @@ def test_gradient_clipping_takes_effect_after_an_earlier_fit_and_follows_schedul
 
 
 def test_gradient_clipping_callable_schedule():
-    clip = GradientClipping(1.0, schedule=lambda epoch: 2.0 ** -epoch)
+    clip = GradientClipping(1.0, schedule=lambda epoch: 2.0**-epoch)
     assert [clip.threshold_at(e) for e in range(3)] == [1.0, 0.5, 0.25]
 
 
@@ -139,7 +146,9 @@ def test_gradient_clipping_refuses_double_clipping_and_override_replaces():
     with pytest.raises(ValueError, match="already clips"):
         model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[GradientClipping(0.5)])
     before = _weights(model)
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[GradientClipping(0.5, override=True)])
+    model.fit(
+        x, y, epochs=1, batch_size=8, verbose=0, callbacks=[GradientClipping(0.5, override=True)]
+    )
     norm = np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(_weights(model), before)))
     # Only the callback's global clip acted: clipvalue=1e-6 would give an update of ~1e-8.
     np.testing.assert_allclose(norm, 0.01 * 0.5, rtol=1e-3)
@@ -153,14 +162,18 @@ def test_gradient_clipping_refuses_double_clipping_and_override_replaces():
 def _rnn_stack(steps=15, units=8, gru=True, jit_compile=True):
     orthogonal = keras.initializers.Orthogonal(gain=1.2, seed=2)
     recurrent = [
-        keras.layers.SimpleRNN(units, activation="relu", recurrent_initializer=orthogonal, return_sequences=True),
+        keras.layers.SimpleRNN(
+            units, activation="relu", recurrent_initializer=orthogonal, return_sequences=True
+        ),
         keras.layers.GRU(units, recurrent_initializer=orthogonal, return_sequences=True),
         keras.layers.LSTM(units, recurrent_initializer=orthogonal),
     ]
     if not gru:
         del recurrent[1]
     model = keras.Sequential([keras.Input((steps, 3)), *recurrent, keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.05, clipnorm=1.0), loss="mse", jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, clipnorm=1.0), loss="mse", jit_compile=jit_compile
+    )
     rng = np.random.RandomState(1)
     x = rng.normal(size=(16, steps, 3)).astype("float32")
     y = (3 * rng.normal(size=(16, 1))).astype("float32")
@@ -189,10 +202,19 @@ def test_recurrent_weight_clipping_selects_by_class_name_and_keeps_existing():
     clip = RecurrentWeightClipping(layers=["LSTM", "GRU"], max_singular_value=0.5)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[clip])
     assert list(clip.attached) == [lstm.name]
-    assert block_singular_values(keras.ops.convert_to_numpy(lstm.cell.recurrent_kernel)).max() <= 0.5 + 1e-3
+    assert (
+        block_singular_values(keras.ops.convert_to_numpy(lstm.cell.recurrent_kernel)).max()
+        <= 0.5 + 1e-3
+    )
     assert gru.cell.recurrent_kernel.constraint is own
     with pytest.raises(ValueError, match="already has a constraint"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[RecurrentWeightClipping(layers=[keras.layers.GRU], on_existing="raise")])
+        model.fit(
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            callbacks=[RecurrentWeightClipping(layers=[keras.layers.GRU], on_existing="raise")],
+        )
 
 
 class _VectorRecurrentCell(keras.layers.Layer):
@@ -213,7 +235,9 @@ class _VectorRecurrentCell(keras.layers.Layer):
         )
 
     def call(self, inputs, states):
-        h = keras.ops.relu(keras.ops.matmul(inputs, self.kernel) + self.recurrent_kernel * states[0])
+        h = keras.ops.relu(
+            keras.ops.matmul(inputs, self.kernel) + self.recurrent_kernel * states[0]
+        )
         return h, [h]
 
 
@@ -329,10 +353,16 @@ def _direct_measurement(model, x, y):
     for layer in model.layers:
         ids = {id(v) for v in layer.trainable_variables}
         per_layer[layer.name] = np.sqrt(
-            sum(np.sum(np.square(keras.ops.convert_to_numpy(g))) for v, g in zip(variables, grads) if id(v) in ids)
+            sum(
+                np.sum(np.square(keras.ops.convert_to_numpy(g)))
+                for v, g in zip(variables, grads)
+                if id(v) in ids
+            )
         )
     return {
-        "global_norm": np.sqrt(sum(np.sum(np.square(keras.ops.convert_to_numpy(g))) for g in grads)),
+        "global_norm": np.sqrt(
+            sum(np.sum(np.square(keras.ops.convert_to_numpy(g))) for g in grads)
+        ),
         "layer_norms": per_layer,
         "timestep_norms": {
             layer.name: np.sqrt(np.sum(np.square(keras.ops.convert_to_numpy(g)), axis=(0, 2)))
@@ -353,7 +383,9 @@ def test_gradient_flow_monitor_matches_direct_gradients(tmp_path):
     direct = _direct_measurement(model, *held_out)
     np.testing.assert_allclose(record["global_norm"], direct["global_norm"], rtol=1e-4)
     for name in ("rnn", "lstm", "head"):
-        np.testing.assert_allclose(record["layer_norms"][name], direct["layer_norms"][name], rtol=1e-4)
+        np.testing.assert_allclose(
+            record["layer_norms"][name], direct["layer_norms"][name], rtol=1e-4
+        )
     for name in ("rnn", "lstm"):
         np.testing.assert_allclose(
             record["timestep_norms"][name], direct["timestep_norms"][name], rtol=1e-4, atol=1e-9
@@ -361,7 +393,9 @@ def test_gradient_flow_monitor_matches_direct_gradients(tmp_path):
     # Scalars reach History, one value per epoch.
     assert len(history.history["grad_norm"]) == 2
     assert history.history["grad_norm"][-1] == pytest.approx(direct["global_norm"], rel=1e-4)
-    assert history.history["grad_last_step/lstm"][-1] == pytest.approx(direct["timestep_norms"]["lstm"][-1], rel=1e-4)
+    assert history.history["grad_last_step/lstm"][-1] == pytest.approx(
+        direct["timestep_norms"]["lstm"][-1], rel=1e-4
+    )
     assert 1 <= history.history["grad_reach/rnn"][-1] <= 12
     with open(tmp_path / "flow.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -402,7 +436,10 @@ def _restorer(model):
     that cases run one after another on one model (its train step traced once) each start as
     on a fresh model."""
     model.optimizer.build(model.trainable_variables)
-    saved = [(v, keras.ops.convert_to_numpy(v.value)) for v in [*model.variables, *model.optimizer.variables]]
+    saved = [
+        (v, keras.ops.convert_to_numpy(v.value))
+        for v in [*model.variables, *model.optimizer.variables]
+    ]
 
     def restore():
         for variable, value in saved:
@@ -444,7 +481,9 @@ def test_gradient_flow_monitor_max_norm_names_the_layer():
     model, x, y = _exploding_rnn(gain=1.3, jit_compile="auto")
     monitor = GradientFlowMonitor(data=(x, y), max_norm=1e3, on_failure="raise")
     with pytest.raises(GradientFlowError, match="layer '"):
-        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor, GradientClipping(1.0)])
+        model.fit(
+            x, y, batch_size=8, epochs=1, verbose=0, callbacks=[monitor, GradientClipping(1.0)]
+        )
 
 
 def test_gradient_flow_monitor_needs_data():
@@ -485,10 +524,19 @@ def test_bad_arguments_raise_value_error(factory, message):
     [
         GradientClipping(0.3, mode="value", schedule={2: 0.1}, override=True),
         RecurrentWeightClipping(
-            layers=["lstm", keras.layers.GRU], max_singular_value=0.9, timesteps=100, last_layer=True
+            layers=["lstm", keras.layers.GRU],
+            max_singular_value=0.9,
+            timesteps=100,
+            last_layer=True,
         ),
-        GradientFlowMonitor(layers=["rnn"], frequency=5, max_norm=1e4, on_failure="raise", csv_path="a.csv",
-                            tensorboard_dir="logs/gradient_flow"),
+        GradientFlowMonitor(
+            layers=["rnn"],
+            frequency=5,
+            max_norm=1e4,
+            on_failure="raise",
+            csv_path="a.csv",
+            tensorboard_dir="logs/gradient_flow",
+        ),
         SpectralNormBound(0.9, squarings=10, blocks=4),
     ],
 )
@@ -540,9 +588,17 @@ def _nested_indrnn_model(steps=10, jit_compile=True):
         ]
     )
     # Large steps with the gradient clipped: u is pushed far past the bound, nothing diverges.
-    model.compile(optimizer=keras.optimizers.SGD(3.0, global_clipnorm=1.0), loss="mse", jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.SGD(3.0, global_clipnorm=1.0),
+        loss="mse",
+        jit_compile=jit_compile,
+    )
     rng = np.random.RandomState(3)
-    return model, rng.normal(size=(16, steps, 3)).astype("float32"), rng.normal(size=(16, 1)).astype("float32")
+    return (
+        model,
+        rng.normal(size=(16, steps, 3)).astype("float32"),
+        rng.normal(size=(16, 1)).astype("float32"),
+    )
 
 
 def _recurrent_vectors(model):
@@ -559,7 +615,10 @@ def test_recurrent_weight_clipping_finds_indrnn_layers_nested_in_blocks():
     clip = RecurrentWeightClipping(gamma=2.0)
     model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[clip])
     assert sorted(clip.attached) == [
-        "residual/indrnn_0", "residual/indrnn_1", "stack/indrnn_0", "stack/indrnn_1"
+        "residual/indrnn_0",
+        "residual/indrnn_1",
+        "stack/indrnn_0",
+        "stack/indrnn_1",
     ]
     vectors = _recurrent_vectors(model)
     assert len(vectors) == 4
@@ -575,7 +634,9 @@ def test_recurrent_weight_clipping_raises_on_a_selection_that_matches_nothing():
     """Issue 9, item 11: layers=["nonexistent"] silently selected nothing."""
     model, x, y = _exploding_rnn()
     with pytest.raises(ValueError, match="nonexistent.*Received: layers"):
-        model.fit(x, y, epochs=1, verbose=0, callbacks=[RecurrentWeightClipping(layers=["nonexistent"])])
+        model.fit(
+            x, y, epochs=1, verbose=0, callbacks=[RecurrentWeightClipping(layers=["nonexistent"])]
+        )
     monitor = GradientFlowMonitor(data=(x, y), layers=["nonexistent"])
     with pytest.raises(ValueError, match="nonexistent.*Received: layers"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
@@ -614,20 +675,32 @@ def test_interrupted_fit_leaves_no_clipping_behind(position):
     with pytest.raises(_Interrupt):
         model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
     optimizer = model.optimizer
-    assert (optimizer.clipnorm, optimizer.global_clipnorm, optimizer.clipvalue) == (None, None, None)
+    assert (optimizer.clipnorm, optimizer.global_clipnorm, optimizer.clipvalue) == (
+        None,
+        None,
+        None,
+    )
     # A plain fit does not clip: SGD(0.01) on the exploding RNN moves far more than 0.01 * 0.5.
     assert _update_norm(model, x, y) > 0.1
     # The callback can be used again, and clips.
     # (float32 differences of the now large weights: a few percent.)
-    np.testing.assert_allclose(_update_norm(model, x, y, callbacks=[GradientClipping(0.5)]), 0.005, rtol=0.05)
+    np.testing.assert_allclose(
+        _update_norm(model, x, y, callbacks=[GradientClipping(0.5)]), 0.005, rtol=0.05
+    )
 
 
 def test_interrupted_fit_leaves_no_constraint_behind():
     model, x, y = _exploding_rnn(jit_compile="auto")
     kernel = model.layers[0].cell.recurrent_kernel
     with pytest.raises(_Interrupt):
-        model.fit(x, y, batch_size=8, epochs=1, verbose=0,
-                  callbacks=[RecurrentWeightClipping(max_singular_value=0.5), _RaiseAtBatch(0)])
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=1,
+            verbose=0,
+            callbacks=[RecurrentWeightClipping(max_singular_value=0.5), _RaiseAtBatch(0)],
+        )
     assert kernel.constraint is None
     # The projection made at the start of fit was kept; the constraint was in the train step.
     assert block_singular_values(keras.ops.convert_to_numpy(kernel)).max() <= 0.5 + 1e-4
@@ -637,10 +710,18 @@ def test_checkpoint_saved_during_fit_carries_no_callback_clipping(tmp_path):
     """Issue 9, item 4: a ModelCheckpoint saved the callback's clip in the optimizer config."""
     model, x, y = _exploding_rnn(jit_compile="auto")
     path = str(tmp_path / "m.keras")
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[
-        GradientClipping(0.5), RecurrentWeightClipping(max_singular_value=0.9),
-        keras.callbacks.ModelCheckpoint(path),
-    ])
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            GradientClipping(0.5),
+            RecurrentWeightClipping(max_singular_value=0.9),
+            keras.callbacks.ModelCheckpoint(path),
+        ],
+    )
     restored = keras.models.load_model(path)
     assert restored.optimizer.global_clipnorm is None
     assert restored.layers[0].cell.recurrent_kernel.constraint is None

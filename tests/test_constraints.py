@@ -4,15 +4,11 @@ blocks that SpectralNormBound shares with the initializers."""
 import keras
 import numpy as np
 import pytest
+from helpers import block_singular_values
 
 from keras_rnninit import _gates
-from keras_rnninit.constraints import MagnitudeBound
-from keras_rnninit.constraints import SpectralNormBound
-from keras_rnninit.constraints import indrnn_bounds
-from keras_rnninit.initializers import IdentityInitializer
-from keras_rnninit.initializers import NPInitializer
-
-from helpers import block_singular_values
+from keras_rnninit.constraints import MagnitudeBound, SpectralNormBound, indrnn_bounds
+from keras_rnninit.initializers import IdentityInitializer, NPInitializer
 
 
 def project(constraint, values, dtype="float32"):
@@ -106,7 +102,9 @@ def test_indrnn_bounds_errors(kwargs, name):
 
 def test_config_round_trip():
     constraint = MagnitudeBound(0.25, 1.5)
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(constraint))
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(constraint)
+    )
     assert isinstance(restored, MagnitudeBound)
     assert restored.get_config() == {"min_abs": 0.25, "max_abs": 1.5}
     by_config = keras.constraints.get(
@@ -147,8 +145,16 @@ def test_spectral_norm_bound_validates_arguments():
 
 @pytest.mark.parametrize(
     "shape, blocks, expected",
-    [((4, 4), None, 1), ((4, 12), None, 3), ((4, 16), None, 4), ((5, 7), None, None),
-     ((4, 8), 4, 4), ((4, 8), 3, None), ((4,), None, None), ((0, 4), None, None)],
+    [
+        ((4, 4), None, 1),
+        ((4, 12), None, 3),
+        ((4, 16), None, 4),
+        ((5, 7), None, None),
+        ((4, 8), 4, 4),
+        ((4, 8), 3, None),
+        ((4,), None, None),
+        ((0, 4), None, None),
+    ],
 )
 def test_one_gate_block_rule(shape, blocks, expected):
     assert _gates.count_gate_blocks(shape, blocks) == expected
@@ -172,4 +178,6 @@ def test_initializers_and_spectral_norm_bound_see_the_same_gate_blocks():
     # A shape with no square blocks: the initializers refuse it, the bound takes it whole.
     with pytest.raises(ValueError, match=r"Received: shape=\(5, 7\)"):
         NPInitializer()((5, 7))
-    assert np.asarray(SpectralNormBound(1.0).largest_singular_values(np.ones((5, 7), "float32"))).shape == (1,)
+    assert np.asarray(
+        SpectralNormBound(1.0).largest_singular_values(np.ones((5, 7), "float32"))
+    ).shape == (1,)

@@ -88,7 +88,7 @@ def fenced_blocks(path):
             lines[index].strip().startswith(fence) and set(lines[index].strip()) == {fence[0]}
         ):
             line = lines[index]
-            code.append(line[len(indent):] if line.startswith(indent) else line)
+            code.append(line[len(indent) :] if line.startswith(indent) else line)
             index += 1
         above = lines[start - 1].strip() if start > 0 else ""
         blocks.append((start + 1, info, above, "\n".join(code) + "\n"))
@@ -98,8 +98,9 @@ def fenced_blocks(path):
 
 def python_blocks(path):
     """`[(line number, marker line, code)]` for every ```python block of the file."""
-    return [(line, above, code) for line, info, above, code in fenced_blocks(path)
-            if info == "python"]
+    return [
+        (line, above, code) for line, info, above, code in fenced_blocks(path) if info == "python"
+    ]
 
 
 def dangling_markers(path):
@@ -114,7 +115,8 @@ def dangling_markers(path):
         number + 1
         for number, text in enumerate(lines)
         if (text.strip() == RUNNABLE or NOT_RUNNABLE.match(text.strip()))
-        and number + 1 not in inside and number + 1 not in marked
+        and number + 1 not in inside
+        and number + 1 not in marked
     ]
 
 
@@ -124,8 +126,10 @@ def test_every_python_block_is_marked():
         for line, marker, _ in python_blocks(path):
             if marker != RUNNABLE and not NOT_RUNNABLE.match(marker):
                 problems.append(f"{path}:{line}: ```python block without a marker line above it")
-        problems += [f"{path}:{line}: marker not followed by a ```python fence"
-                     for line in dangling_markers(path)]
+        problems += [
+            f"{path}:{line}: marker not followed by a ```python fence"
+            for line in dangling_markers(path)
+        ]
     assert not problems, "\n".join(problems)
 
 
@@ -170,8 +174,11 @@ def run_blocks(path, blocks):
 
 
 def files_with_runnable_blocks():
-    return [path for path in documentation_files()
-            if any(marker == RUNNABLE for _, marker, _ in python_blocks(path))]
+    return [
+        path
+        for path in documentation_files()
+        if any(marker == RUNNABLE for _, marker, _ in python_blocks(path))
+    ]
 
 
 @pytest.mark.parametrize("path", files_with_runnable_blocks())
@@ -198,15 +205,20 @@ def _build_site(tmp_path, index_text):
     )
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_folder_links_get_a_page_and_a_missing_folder_fails_the_build(tmp_path):
     """docs/hooks/folders.py: a link to a folder of docs/ works on the site (a generated page
     lists its files and shows its PNGs); a link to a folder that is not there fails --strict."""
-    done = _build_site(tmp_path, "# t\n\n[run a](runs/a/) and `[not a link](runs/none/)`\n\n"
-                                 "```\n[in code](runs/none/)\n```\n")
+    done = _build_site(
+        tmp_path,
+        "# t\n\n[run a](runs/a/) and `[not a link](runs/none/)`\n\n"
+        "```\n[in code](runs/none/)\n```\n",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     site = tmp_path / "site"
     assert 'href="runs/a/index.html"' in (site / "index.html").read_text()

@@ -10,10 +10,9 @@ import sys
 import keras
 import numpy as np
 import pytest
+from helpers import NO_XLA_ON_TF
 
 import keras_rnninit
-
-from helpers import NO_XLA_ON_TF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -21,7 +20,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def load_example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", os.path.join(EXAMPLES, f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(
+        f"example_{name}", os.path.join(EXAMPLES, f"{name}.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -99,8 +100,16 @@ def test_sequential_mnist_quick_on_mock_data(flags, tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=40):
         load_example("sequential_mnist").main(
-            ["--quick", "--model", "irnn", "--output-dir", str(tmp_path / "run"),
-             "--data-dir", str(tmp_path / "tfds"), *flags]
+            [
+                "--quick",
+                "--model",
+                "irnn",
+                "--output-dir",
+                str(tmp_path / "run"),
+                "--data-dir",
+                str(tmp_path / "tfds"),
+                *flags,
+            ]
         )
     metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
     assert config["task"]["input_shape"] == [28, 28]  # --quick reads rows
@@ -123,20 +132,27 @@ def _write_ptb_files(folder):
         (folder / f"ptb.char.{split}.txt").write_text("\n".join(text) + "\n")
 
 
-@pytest.mark.parametrize(
-    "model", ["indrnn", pytest.param("tanh_rnn", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("model", ["indrnn", pytest.param("tanh_rnn", marks=pytest.mark.slow)])
 def test_char_language_model_quick_on_generated_files(model, tmp_path):
     _write_ptb_files(tmp_path / "ptb")
     results = load_example("char_language_model").main(
-        ["--quick", "--model", model, "--data-dir", str(tmp_path / "ptb"),
-         "--output-dir", str(tmp_path / "run")]
+        [
+            "--quick",
+            "--model",
+            model,
+            "--data-dir",
+            str(tmp_path / "ptb"),
+            "--output-dir",
+            str(tmp_path / "run"),
+        ]
     )
     metrics, config = check_outputs(str(tmp_path / "run"), 2, ["bits_per_character"])
     # Bits per character is the cross-entropy in nats over ln 2.
     np.testing.assert_allclose(
         metrics["test"]["bits_per_character"],
-        metrics["test"]["sparse_categorical_crossentropy"] / np.log(2), rtol=1e-6)
+        metrics["test"]["sparse_categorical_crossentropy"] / np.log(2),
+        rtol=1e-6,
+    )
     assert set(config["vocabulary"]) <= set("abcdefghij_\n")
     assert config["task"]["vocabulary_size"] == len(config["vocabulary"])
     assert results["test"]["bits_per_character"] > 0
@@ -152,14 +168,21 @@ def _write_ntu_files(folder):
                 np.save(folder / f"S001C{camera:03d}P{performer:03d}R001A{action:03d}.npy", joints)
 
 
-@pytest.mark.parametrize(
-    "model", ["indrnn", pytest.param("np_rnn", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("model", ["indrnn", pytest.param("np_rnn", marks=pytest.mark.slow)])
 def test_action_recognition_ntu_quick_on_generated_files(model, tmp_path):
     _write_ntu_files(tmp_path / "ntu")
     load_example("action_recognition").main(
-        ["--quick", "--dataset", "ntu", "--model", model, "--data-dir", str(tmp_path / "ntu"),
-         "--output-dir", str(tmp_path / "run")]
+        [
+            "--quick",
+            "--dataset",
+            "ntu",
+            "--model",
+            model,
+            "--data-dir",
+            str(tmp_path / "ntu"),
+            "--output-dir",
+            str(tmp_path / "run"),
+        ]
     )
     metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
     assert config["task"]["input_shape"] == [4, 150]
@@ -169,15 +192,30 @@ def test_action_recognition_ntu_quick_on_generated_files(model, tmp_path):
 def test_action_recognition_ucf101_quick_on_mock_data(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     cnn = keras.Sequential(
-        [keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, strides=4),
-         keras.layers.GlobalAveragePooling2D()],
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(4, 3, strides=4),
+            keras.layers.GlobalAveragePooling2D(),
+        ],
         name="tiny_cnn",
     )
     with tfds.testing.mock_data(num_examples=4):
         load_example("action_recognition").main(
-            ["--quick", "--dataset", "ucf101", "--model", "np_rnn", "--image-size", "32",
-             "--batch-size", "1", "--data-dir", str(tmp_path / "tfds"),
-             "--output-dir", str(tmp_path / "run")],
+            [
+                "--quick",
+                "--dataset",
+                "ucf101",
+                "--model",
+                "np_rnn",
+                "--image-size",
+                "32",
+                "--batch-size",
+                "1",
+                "--data-dir",
+                str(tmp_path / "tfds"),
+                "--output-dir",
+                str(tmp_path / "run"),
+            ],
             feature_extractor=cnn,
         )
     metrics, config = check_outputs(str(tmp_path / "run"), 2, ["sparse_categorical_accuracy"])
@@ -185,15 +223,23 @@ def test_action_recognition_ucf101_quick_on_mock_data(tmp_path):
 
 
 def test_examples_are_keras_io_sized_and_documented():
-    for name in ("adding_problem", "multiplication_problem", "parity", "sequential_mnist",
-                 "char_language_model", "action_recognition"):
+    for name in (
+        "adding_problem",
+        "multiplication_problem",
+        "parity",
+        "sequential_mnist",
+        "char_language_model",
+        "action_recognition",
+    ):
         with open(os.path.join(EXAMPLES, f"{name}.py")) as f:
             source = f.read()
         assert len(source.splitlines()) < 300, name
         header = source.split('"""')[1]
         assert "Title:" in header and "Reproduces:" in header and "--quick" in header, name
         assert f"python examples/{name}.py" in header, name
-        assert source.index('os.environ.setdefault("KERAS_BACKEND"') < source.index("from keras_rnninit")
+        assert source.index('os.environ.setdefault("KERAS_BACKEND"') < source.index(
+            "from keras_rnninit"
+        )
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute needs TF")
@@ -209,8 +255,14 @@ runpy.run_path({os.path.join(EXAMPLES, "multiplication_problem.py")!r}, run_name
 """
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join([ROOT, env.get("PYTHONPATH", "")])
-    done = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", source],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=str(tmp_path),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics, config = check_outputs(str(tmp_path), 2, ["loss"])
     assert config["arguments"]["distribute"] == "mirrored" and config["arguments"]["jit"] is False
@@ -221,8 +273,15 @@ def test_mirrored_is_a_clear_error_off_tensorflow(tmp_path):
         pytest.skip("only other backends refuse tf.distribute")
     with pytest.raises(ValueError, match="KERAS_BACKEND=tensorflow"):
         load_example("parity").main(
-            ["--quick", "--model", "lstm", "--distribute", "mirrored",
-             "--output-dir", str(tmp_path)]
+            [
+                "--quick",
+                "--model",
+                "lstm",
+                "--distribute",
+                "mirrored",
+                "--output-dir",
+                str(tmp_path),
+            ]
         )
 
 
@@ -293,8 +352,17 @@ def test_action_recognition_ucf101_offline_says_what_to_download(tmp_path, monke
     tiny = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D()])
     with pytest.raises(SystemExit) as error:
         load_example("action_recognition").main(
-            ["--quick", "--dataset", "ucf101", "--image-size", "32", "--data-dir",
-             str(tmp_path / "tfds"), "--output-dir", str(tmp_path / "run")],
+            [
+                "--quick",
+                "--dataset",
+                "ucf101",
+                "--image-size",
+                "32",
+                "--data-dir",
+                str(tmp_path / "tfds"),
+                "--output-dir",
+                str(tmp_path / "run"),
+            ],
             feature_extractor=tiny,
         )
     assert error.value.code == 2
@@ -354,14 +422,22 @@ def test_adding_problem_quick_input_stddev_and_tensorboard(tmp_path, read_tensor
     monitor = keras_rnninit.GradientFlowMonitor(data=(x, np.ones((8, 1), "float32")))
     example = load_example("adding_problem")
     # check_synthetic_quick_run also runs check_outputs(tmp_path, 2, ["loss"]).
-    check_synthetic_quick_run("adding_problem", "indrnn", ["loss"], tmp_path,
-                              extra=["--input-stddev", "0.05", "--tensorboard"],
-                              main=lambda argv: example.main(argv, callbacks=[monitor]))
+    check_synthetic_quick_run(
+        "adding_problem",
+        "indrnn",
+        ["loss"],
+        tmp_path,
+        extra=["--input-stddev", "0.05", "--tensorboard"],
+        main=lambda argv: example.main(argv, callbacks=[monitor]),
+    )
 
     # --input-stddev reaches the input weights.
     model = keras.saving.load_model(str(tmp_path / "model.keras"))
-    stddevs = [layer.cell.kernel_initializer.stddev for layer in model.layers
-               if isinstance(layer, keras_rnninit.IndRNN)]
+    stddevs = [
+        layer.cell.kernel_initializer.stddev
+        for layer in model.layers
+        if isinstance(layer, keras_rnninit.IndRNN)
+    ]
     assert stddevs == [0.05, 0.05]
 
     # --tensorboard writes what TensorBoard reads.
@@ -369,8 +445,12 @@ def test_adding_problem_quick_input_stddev_and_tensorboard(tmp_path, read_tensor
     assert f"tensorboard --logdir {log_dir}" in capsys.readouterr().out
     train = read_tensorboard(log_dir / "train")
     first_layer = next(iter(monitor.records[-1]["timestep_norms"]))
-    for tag in ("epoch_loss", "epoch_learning_rate", "epoch_grad_norm",
-                f"epoch_grad_reach/{first_layer}"):
+    for tag in (
+        "epoch_loss",
+        "epoch_learning_rate",
+        "epoch_grad_norm",
+        f"epoch_grad_reach/{first_layer}",
+    ):
         assert train[tag]["plugin"] == "scalars" and train[tag]["steps"] == [0, 1], tag
     with open(tmp_path / "history.csv", newline="") as f:
         losses = [float(row["loss"]) for row in csv.DictReader(f)]
@@ -392,14 +472,17 @@ def test_adding_problem_quick_input_stddev_and_tensorboard(tmp_path, read_tensor
 @pytest.mark.parametrize(
     "name, argv, runs",
     [
-        ("gradient_flow_plot", ["--quick", "--timesteps", "12", "--units", "4"],
-         {"tanh_rnn": True, "irnn": True}),
-        pytest.param("quickstart", ["--quick"], {"np_rnn": False, "irnn": False},
-                     marks=pytest.mark.slow),
+        (
+            "gradient_flow_plot",
+            ["--quick", "--timesteps", "12", "--units", "4"],
+            {"tanh_rnn": True, "irnn": True},
+        ),
+        pytest.param(
+            "quickstart", ["--quick"], {"np_rnn": False, "irnn": False}, marks=pytest.mark.slow
+        ),
     ],
 )
-def test_scripts_outside_the_harness_take_tensorboard(name, argv, runs, tmp_path,
-                                                      read_tensorboard):
+def test_scripts_outside_the_harness_take_tensorboard(name, argv, runs, tmp_path, read_tensorboard):
     """One TensorBoard run per model; gradient_flow_plot's monitor adds its figure."""
     extra = ["--output", str(tmp_path / "flow.png")] if name == "gradient_flow_plot" else []
     load_example(name).main([*argv, *extra, "--tensorboard", "--output-dir", str(tmp_path)])
@@ -432,9 +515,12 @@ def test_example_docstring_keeps_shell_line_continuations(name):
     assert node.value.value.count("\\\n") == continued, name
 
 
-@pytest.mark.parametrize("model, layers", [("bn_indrnn", 6), ("indrnn", 6), ("lstm", None), ("irnn", None)])
+@pytest.mark.parametrize(
+    "model, layers", [("bn_indrnn", 6), ("indrnn", 6), ("lstm", None), ("irnn", None)]
+)
 def test_sequential_mnist_depth_is_the_recipe_for_indrnn_and_the_family_default_for_baselines(
-        model, layers, tmp_path, monkeypatch):
+    model, layers, tmp_path, monkeypatch
+):
     """A baseline (`--model lstm`) once inherited the IndRNN recipe's six layers silently."""
     tfds = pytest.importorskip("tensorflow_datasets")
     module = load_example("sequential_mnist")
@@ -449,6 +535,17 @@ def test_sequential_mnist_depth_is_the_recipe_for_indrnn_and_the_family_default_
 
     monkeypatch.setattr(module.experiment, "model_builder", record)
     with tfds.testing.mock_data(num_examples=40), pytest.raises(Built):
-        module.main(["--model", model, "--validation-size", "8", "--row-by-row",
-                     "--output-dir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "tfds")])
+        module.main(
+            [
+                "--model",
+                model,
+                "--validation-size",
+                "8",
+                "--row-by-row",
+                "--output-dir",
+                str(tmp_path / "run"),
+                "--data-dir",
+                str(tmp_path / "tfds"),
+            ]
+        )
     assert seen == [layers]

@@ -10,17 +10,18 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from helpers import NO_XLA_ON_TF
 
 from keras_rnninit import experiment
-
-from helpers import NO_XLA_ON_TF
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _parser():
     return experiment.make_parser(
-        "test", defaults={"epochs": 7, "timesteps": 30}, quick={"epochs": 1, "units": 4},
+        "test",
+        defaults={"epochs": 7, "timesteps": 30},
+        quick={"epochs": 1, "units": 4},
         name="demo",
     )
 
@@ -33,8 +34,10 @@ def test_parse_args_precedence_explicit_then_quick_then_defaults():
     assert args.output_dir == os.path.join("runs", "demo", "indrnn")
     args = experiment.parse_args(_parser(), ["--quick"])
     assert (args.epochs, args.timesteps, args.units) == (1, 30, 4)
-    args = experiment.parse_args(_parser(), ["--quick", "--epochs", "3", "--no-jit", "--model",
-                                             "lstm", "--steps-per-epoch", "0"])
+    args = experiment.parse_args(
+        _parser(),
+        ["--quick", "--epochs", "3", "--no-jit", "--model", "lstm", "--steps-per-epoch", "0"],
+    )
     assert (args.epochs, args.jit, args.steps_per_epoch) == (3, False, None)
     assert args.output_dir.endswith(os.path.join("demo", "lstm"))
 
@@ -79,9 +82,7 @@ def _dataset(count=64, timesteps=5, seed=0):
 
 
 def _tiny_model():
-    return keras.Sequential(
-        [keras.Input((5, 2)), keras.layers.SimpleRNN(4), keras.layers.Dense(1)]
-    )
+    return keras.Sequential([keras.Input((5, 2)), keras.layers.SimpleRNN(4), keras.layers.Dense(1)])
 
 
 class _StopAfterEpoch(keras.callbacks.Callback):
@@ -102,9 +103,15 @@ def _run(tmp_path, argv, callbacks=(), xla=False):
     argv = [*argv, *([] if xla else NO_XLA_ON_TF)]
     args = experiment.parse_args(_parser(), ["--output-dir", str(tmp_path), *argv])
     return experiment.train_and_evaluate(
-        args, _tiny_model, _dataset(), loss="mse", metrics=["mae"],
-        validation_data=_dataset(32, seed=1), test_data=_dataset(32, seed=2),
-        config={"permutation": np.arange(4)}, summary={"baseline_mse": 1.0},
+        args,
+        _tiny_model,
+        _dataset(),
+        loss="mse",
+        metrics=["mae"],
+        validation_data=_dataset(32, seed=1),
+        test_data=_dataset(32, seed=2),
+        config={"permutation": np.arange(4)},
+        summary={"baseline_mse": 1.0},
         callbacks=callbacks,
     )
 
@@ -115,8 +122,22 @@ def _history_rows(path):
 
 
 def test_train_and_evaluate_writes_well_formed_files(tmp_path):
-    results = _run(tmp_path, ["--epochs", "3", "--steps-per-epoch", "4", "--validation-steps",
-                              "2", "--test-steps", "2", "--seed", "5"], xla=True)
+    results = _run(
+        tmp_path,
+        [
+            "--epochs",
+            "3",
+            "--steps-per-epoch",
+            "4",
+            "--validation-steps",
+            "2",
+            "--test-steps",
+            "2",
+            "--seed",
+            "5",
+        ],
+        xla=True,
+    )
     rows = _history_rows(tmp_path / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert {"loss", "mae", "val_loss", "val_mae"} <= set(rows[0])
@@ -134,8 +155,16 @@ def test_train_and_evaluate_writes_well_formed_files(tmp_path):
 
 
 def test_interrupted_run_resumes_from_the_next_epoch(tmp_path):
-    argv = ["--epochs", "4", "--steps-per-epoch", "3", "--validation-steps", "1",
-            "--test-steps", "1"]
+    argv = [
+        "--epochs",
+        "4",
+        "--steps-per-epoch",
+        "3",
+        "--validation-steps",
+        "1",
+        "--test-steps",
+        "1",
+    ]
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, argv, callbacks=[_StopAfterEpoch(1)])
     assert [int(r["epoch"]) for r in _history_rows(tmp_path / "history.csv")] == [0, 1]
@@ -161,8 +190,16 @@ def test_interrupted_run_resumes_from_the_next_epoch(tmp_path):
 
 
 def test_a_fresh_run_replaces_an_old_history(tmp_path):
-    argv = ["--epochs", "2", "--steps-per-epoch", "2", "--validation-steps", "1",
-            "--test-steps", "1"]
+    argv = [
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        "--validation-steps",
+        "1",
+        "--test-steps",
+        "1",
+    ]
     _run(tmp_path, argv)
     _run(tmp_path, argv)
     assert [int(r["epoch"]) for r in _history_rows(tmp_path / "history.csv")] == [0, 1]
@@ -204,8 +241,14 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         """
     )
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
+    done = subprocess.run(
+        [sys.executable, "-c", source],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "REPLICAS 2 JIT False" in done.stdout
     result = json.loads(done.stdout.split("RESULT ", 1)[1].splitlines()[0])
@@ -216,8 +259,16 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 def test_no_interruption_point_loses_or_duplicates_a_history_row(tmp_path, monkeypatch, killed_in):
     """Issue 9, item 3: killed after BackupAndRestore saved epoch 1 but before CSVLogger wrote
     its row, the rerun's history.csv had epochs 0 2 3 (the row of epoch 1 lost)."""
-    argv = ["--epochs", "4", "--steps-per-epoch", "2", "--validation-steps", "1",
-            "--test-steps", "1"]
+    argv = [
+        "--epochs",
+        "4",
+        "--steps-per-epoch",
+        "2",
+        "--validation-steps",
+        "1",
+        "--test-steps",
+        "1",
+    ]
     target = getattr(keras.callbacks, killed_in)
     original = target.on_epoch_end
     state = {"armed": True}
@@ -274,8 +325,19 @@ def test_ignored_options_are_rejected():
     assert experiment.parse_args(parser, []).timesteps is None
 
 
-def test_rerun_of_an_interrupted_folder_with_another_model_is_refused_before_writing(tmp_path, capsys):
-    argv = ["--epochs", "3", "--steps-per-epoch", "2", "--validation-steps", "1", "--test-steps", "1"]
+def test_rerun_of_an_interrupted_folder_with_another_model_is_refused_before_writing(
+    tmp_path, capsys
+):
+    argv = [
+        "--epochs",
+        "3",
+        "--steps-per-epoch",
+        "2",
+        "--validation-steps",
+        "1",
+        "--test-steps",
+        "1",
+    ]
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, argv + ["--units", "4"], callbacks=[_StopAfterEpoch(0)])
     config = (tmp_path / "config.json").read_text()

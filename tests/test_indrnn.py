@@ -7,16 +7,13 @@ import re
 import keras
 import numpy as np
 import pytest
+from helpers import value_and_gradients
 from keras import ops
 
 import keras_rnninit
-from keras_rnninit import IndRNN
-from keras_rnninit import IndRNNCell
-from keras_rnninit import recurrence
+from keras_rnninit import IndRNN, IndRNNCell, recurrence
 from keras_rnninit.constraints import MagnitudeBound
 from keras_rnninit.recurrence import _loops as recurrence_loops
-
-from helpers import value_and_gradients
 
 BACKEND = keras.backend.backend()
 JIT = [True, False] if BACKEND == "tensorflow" else [True]
@@ -52,7 +49,10 @@ def _outputs_and_grads(layer, x, jit, initial_state=None, plain_sum=False, **cal
 
     _, flat, input_grads, weight_grads = value_and_gradients(
         lambda inputs: loss_of(layer(inputs[0], **with_state(inputs))),
-        inputs, layer.trainable_variables, layer.variables, jit=jit,
+        inputs,
+        layer.trainable_variables,
+        layer.variables,
+        jit=jit,
     )
     grads = input_grads + weight_grads
     return [ops.convert_to_numpy(o) for o in flat], [ops.convert_to_numpy(g) for g in grads]
@@ -77,13 +77,29 @@ def _data(timesteps, batch=3, dim=4, seed=0):
 
 CASES = {
     # name: (activation, timesteps, layer kwargs, use mask, use initial state)
-    "sequences_state_mask_initial": ("relu", 7, dict(return_sequences=True, return_state=True), True, True),
+    "sequences_state_mask_initial": (
+        "relu",
+        7,
+        dict(return_sequences=True, return_state=True),
+        True,
+        True,
+    ),
     "backwards_mask_zero_output": (
-        "relu", 7, dict(return_sequences=True, go_backwards=True, zero_output_for_mask=True), True, False,
+        "relu",
+        7,
+        dict(return_sequences=True, go_backwards=True, zero_output_for_mask=True),
+        True,
+        False,
     ),
     "one_step": ("relu", 1, dict(return_state=True), False, True),
     "odd_length_last_output": ("relu", 9, dict(return_state=True, go_backwards=True), False, False),
-    "tanh_mask_backwards": ("tanh", 6, dict(return_sequences=True, go_backwards=True, return_state=True), True, True),
+    "tanh_mask_backwards": (
+        "tanh",
+        6,
+        dict(return_sequences=True, go_backwards=True, return_state=True),
+        True,
+        True,
+    ),
 }
 PAIRS = [
     (name, method)
@@ -115,7 +131,11 @@ def test_every_method_equals_the_cell_loop(case, method, jit):
     assert len(fast_out) == len(ref_out) and len(fast_grads) == len(ref_grads)
     for got, want in zip(fast_out, ref_out):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    names = ["inputs"] + (["initial_state"] if use_state else []) + ["kernel", "recurrent_kernel", "bias"]
+    names = (
+        ["inputs"]
+        + (["initial_state"] if use_state else [])
+        + ["kernel", "recurrent_kernel", "bias"]
+    )
     for name, got, want in zip(names, fast_grads, ref_grads):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
 
@@ -154,7 +174,9 @@ def test_auto_falls_back_to_the_cell_loop_for_other_activations():
     reference.set_weights(fast.get_weights())
     assert fast.resolve_method(6) is None
     np.testing.assert_allclose(
-        ops.convert_to_numpy(fast(x, mask=mask)), ops.convert_to_numpy(reference(x, mask=mask)), rtol=1e-6
+        ops.convert_to_numpy(fast(x, mask=mask)),
+        ops.convert_to_numpy(reference(x, mask=mask)),
+        rtol=1e-6,
     )
     unrolled = IndRNN(5, unroll=True)
     assert unrolled.resolve_method(6) is None
@@ -170,8 +192,9 @@ def test_auto_rule_on_this_machine():
     assert IndRNN(4, activation="tanh").resolve_method(1000) == "sequential"
 
 
-@pytest.mark.parametrize("device, expected", [("cpu", "sequential"), ("gpu", "parallel"),
-                                              ("tpu", "parallel")])
+@pytest.mark.parametrize(
+    "device, expected", [("cpu", "sequential"), ("gpu", "parallel"), ("tpu", "parallel")]
+)
 def test_auto_rule_per_device(device, expected):
     relu = recurrence.activation_spec(keras.activations.relu)
     tanh = recurrence.activation_spec(keras.activations.tanh)
@@ -184,7 +207,9 @@ def test_auto_rule_per_device(device, expected):
 @pytest.mark.parametrize("method", ["sequential", "parallel"])
 def test_bidirectional_equals_the_cell_loop(method):
     x, mask, _ = _data(7)
-    fast = keras.layers.Bidirectional(IndRNN(5, method=method, return_sequences=True, **INITIALIZERS))
+    fast = keras.layers.Bidirectional(
+        IndRNN(5, method=method, return_sequences=True, **INITIALIZERS)
+    )
     reference = keras.layers.Bidirectional(
         keras.layers.RNN(IndRNNCell(5, **INITIALIZERS), return_sequences=True)
     )
@@ -200,8 +225,12 @@ def test_bidirectional_equals_the_cell_loop(method):
 
 def test_stacked_cells_equal_stacked_layers():
     x, _, _ = _data(6)
-    stacked = keras.layers.RNN([IndRNNCell(5, **INITIALIZERS), IndRNNCell(5, **INITIALIZERS)], return_sequences=True)
-    model = keras.Sequential([IndRNN(5, return_sequences=True), IndRNN(5, return_sequences=True, method="chunked")])
+    stacked = keras.layers.RNN(
+        [IndRNNCell(5, **INITIALIZERS), IndRNNCell(5, **INITIALIZERS)], return_sequences=True
+    )
+    model = keras.Sequential(
+        [IndRNN(5, return_sequences=True), IndRNN(5, return_sequences=True, method="chunked")]
+    )
     stacked.build(x.shape)
     model.build(x.shape)
     model.set_weights(stacked.get_weights())
@@ -234,7 +263,9 @@ def test_dropout_mask_is_drawn_once_per_sequence(layer_kind):
 
 def test_dropout_trains_under_jit():
     x, _, _ = _data(40, batch=8, dim=3)
-    model = keras.Sequential([keras.Input((40, 3)), IndRNN(5, dropout=0.3, seed=1), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((40, 3)), IndRNN(5, dropout=0.3, seed=1), keras.layers.Dense(1)]
+    )
     model.compile(keras.optimizers.SGD(0.01), "mse", jit_compile=True)
     history = model.fit(x, np.ones((8, 1)), epochs=2, batch_size=4, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
@@ -249,11 +280,17 @@ def test_stateful_carries_the_state_between_batches():
     stateful.set_weights(whole.get_weights())
     stateful(x[:, :4])
     np.testing.assert_allclose(
-        ops.convert_to_numpy(stateful(x[:, 4:])), ops.convert_to_numpy(whole(x)), rtol=1e-5, atol=1e-6
+        ops.convert_to_numpy(stateful(x[:, 4:])),
+        ops.convert_to_numpy(whole(x)),
+        rtol=1e-5,
+        atol=1e-6,
     )
     stateful.reset_state()
     np.testing.assert_allclose(
-        ops.convert_to_numpy(stateful(x[:, :4])), ops.convert_to_numpy(whole(x[:, :4])), rtol=1e-5, atol=1e-6
+        ops.convert_to_numpy(stateful(x[:, :4])),
+        ops.convert_to_numpy(whole(x[:, :4])),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -284,12 +321,18 @@ def test_timesteps_gives_the_papers_initializer_and_bound():
     assert isinstance(init, keras_rnninit.IndRNNRecurrentInitializer)
     assert (init.min_value, init.max_value) == (0.0, 2.0 ** (1 / 100))
     assert isinstance(cell.recurrent_constraint, MagnitudeBound)
-    assert (cell.recurrent_constraint.min_abs, cell.recurrent_constraint.max_abs) == (0.0, 2.0 ** (1 / 100))
+    assert (cell.recurrent_constraint.min_abs, cell.recurrent_constraint.max_abs) == (
+        0.0,
+        2.0 ** (1 / 100),
+    )
     last = IndRNNCell(64, timesteps=100, last_layer=True, gamma=5.0)
     assert last.recurrent_initializer.min_value == pytest.approx(0.2 ** (1 / 100))
     assert last.recurrent_constraint.max_abs == pytest.approx(5.0 ** (1 / 100))
     free = IndRNNCell(64)
-    assert (free.recurrent_initializer.min_value, free.recurrent_initializer.max_value) == (0.0, 1.0)
+    assert (free.recurrent_initializer.min_value, free.recurrent_initializer.max_value) == (
+        0.0,
+        1.0,
+    )
     assert free.recurrent_constraint is None
     assert free.recurrent_regularizer is None
     layer = IndRNN(64, timesteps=100, last_layer=True)
@@ -304,17 +347,21 @@ def test_bound_holds_after_training_steps(method):
     timesteps = 20
     min_abs, max_abs = keras_rnninit.constraints.indrnn_bounds(timesteps, last_layer=True)
     x, _, _ = _data(timesteps, batch=16, dim=3)
-    model = keras.Sequential([
-        keras.Input((timesteps, 3)),
-        IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
-        IndRNN(8, timesteps=timesteps, last_layer=True, method=method),
-        keras.layers.Dense(1),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((timesteps, 3)),
+            IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
+            IndRNN(8, timesteps=timesteps, last_layer=True, method=method),
+            keras.layers.Dense(1),
+        ]
+    )
     # A huge learning rate pushes u far outside the bounds at every step.
     model.compile(keras.optimizers.SGD(20.0, clipvalue=10.0), "mse", jit_compile=True)
     before = [ops.convert_to_numpy(layer.cell.recurrent_kernel) for layer in model.layers[:2]]
     model.fit(x, np.full((16, 1), 50.0), epochs=3, batch_size=8, verbose=0)
-    magnitudes = [np.abs(ops.convert_to_numpy(layer.cell.recurrent_kernel)) for layer in model.layers[:2]]
+    magnitudes = [
+        np.abs(ops.convert_to_numpy(layer.cell.recurrent_kernel)) for layer in model.layers[:2]
+    ]
     assert not np.allclose(magnitudes[0], before[0])
     assert np.all(magnitudes[0] <= max_abs + 1e-6)
     assert np.all(magnitudes[1] >= min_abs - 1e-6) and np.all(magnitudes[1] <= max_abs + 1e-6)
@@ -326,7 +373,14 @@ def test_bound_holds_after_training_steps(method):
 
 def test_config_round_trip():
     cell = IndRNNCell(
-        7, activation="relu6", timesteps=50, last_layer=True, gamma=3.0, epsilon=0.1, dropout=0.2, seed=5,
+        7,
+        activation="relu6",
+        timesteps=50,
+        last_layer=True,
+        gamma=3.0,
+        epsilon=0.1,
+        dropout=0.2,
+        seed=5,
         kernel_regularizer=keras.regularizers.L2(1e-4),
     )
     config = cell.get_config()
@@ -337,9 +391,14 @@ def test_config_round_trip():
     assert clone.recurrent_initializer.get_config() == cell.recurrent_initializer.get_config()
 
     layer = IndRNN(
-        7, method="chunked", return_sequences=True, go_backwards=True, timesteps=50,
+        7,
+        method="chunked",
+        return_sequences=True,
+        go_backwards=True,
+        timesteps=50,
         recurrent_initializer=keras_rnninit.IndRNNRecurrentInitializer(0.1, 0.9, seed=1),
-        recurrent_constraint=MagnitudeBound(0.0, 1.0), name="ind",
+        recurrent_constraint=MagnitudeBound(0.0, 1.0),
+        name="ind",
     )
     config = layer.get_config()
     clone = IndRNN.from_config(config)
@@ -445,7 +504,7 @@ def _while_trip_counts(hlo):
     for line in hlo.splitlines():
         if " while(" not in line:
             continue
-        known = re.search(r'known_trip_count[^0-9]*(\d+)', line)
+        known = re.search(r"known_trip_count[^0-9]*(\d+)", line)
         if known:
             counts.append(int(known.group(1)))
         else:
@@ -463,11 +522,13 @@ def test_compiled_training_step_grows_linearly_in_timesteps(method):
     sequential loop as its fallback (taken only where a scan would lose precision)."""
     sizes = {}
     for timesteps in (64, 256):
-        model = keras.Sequential([
-            keras.Input((timesteps, 3), batch_size=4),
-            IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
-            IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((timesteps, 3), batch_size=4),
+                IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
+                IndRNN(8, timesteps=timesteps, method=method, return_sequences=True),
+            ]
+        )
         x = np.random.default_rng(0).normal(size=(4, timesteps, 3)).astype("float32")
         hlo = _compiled_training_hlo(model, x)
         sizes[timesteps] = sum(1 for line in hlo.splitlines() if " = " in line)

@@ -8,9 +8,7 @@ import pytest
 from keras import ops
 
 import keras_rnninit
-from keras_rnninit import IdentityInitializer
-from keras_rnninit import IndRNNRecurrentInitializer
-from keras_rnninit import NPInitializer
+from keras_rnninit import IdentityInitializer, IndRNNRecurrentInitializer, NPInitializer
 from keras_rnninit.constraints import indrnn_bounds
 
 FLOAT_DTYPES = ["float16", "bfloat16", "float32", "float64"]
@@ -109,9 +107,7 @@ def test_np_seed_semantics():
     shape = (8, 8)
     fixed = NPInitializer(seed=42)
     np.testing.assert_array_equal(as_numpy(fixed(shape)), as_numpy(fixed(shape)))
-    np.testing.assert_array_equal(
-        as_numpy(fixed(shape)), as_numpy(NPInitializer(seed=42)(shape))
-    )
+    np.testing.assert_array_equal(as_numpy(fixed(shape)), as_numpy(NPInitializer(seed=42)(shape)))
     assert np.max(np.abs(as_numpy(fixed(shape)) - as_numpy(NPInitializer(seed=43)(shape)))) > 1e-3
 
     # None: one draw per instance, the same on every call, reproducible under set_random_seed.
@@ -157,7 +153,10 @@ def test_float64_on_jax_with_x64(run_in_fresh_process):
 
 
 def test_np_uses_floatx_by_default():
-    assert keras.backend.standardize_dtype(NPInitializer(seed=1)((3, 3)).dtype) == keras.config.floatx()
+    assert (
+        keras.backend.standardize_dtype(NPInitializer(seed=1)((3, 3)).dtype)
+        == keras.config.floatx()
+    )
 
 
 # ----------------------------------------------------------------------------- IdentityInitializer
@@ -249,7 +248,10 @@ def test_config_round_trip(initializer):
 
 @pytest.mark.parametrize(
     "name, cls",
-    [("keras_rnninit>NPInitializer", NPInitializer), ("keras_rnninit>IdentityInitializer", IdentityInitializer)],
+    [
+        ("keras_rnninit>NPInitializer", NPInitializer),
+        ("keras_rnninit>IdentityInitializer", IdentityInitializer),
+    ],
 )
 def test_usable_by_registered_name(name, cls):
     assert isinstance(keras.initializers.get(name), cls)
@@ -263,7 +265,8 @@ def test_usable_by_registered_name(name, cls):
 
 
 @pytest.mark.parametrize(
-    "layer_class, blocks", [(keras.layers.SimpleRNN, 1), (keras.layers.GRU, 3), (keras.layers.LSTM, 4)]
+    "layer_class, blocks",
+    [(keras.layers.SimpleRNN, 1), (keras.layers.GRU, 3), (keras.layers.LSTM, 4)],
 )
 def test_in_keras_layers(layer_class, blocks):
     units = 8
@@ -331,12 +334,15 @@ def test_indrnn_input_initializer_is_the_authors_fan_in_uniform(fan_in):
     np.testing.assert_allclose(np.std(values), bound / np.sqrt(3.0), rtol=0.05)
     # A Keras built-in underneath: it serializes and comes back identical.
     again = keras.initializers.deserialize(keras.initializers.serialize(initializer))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(again((fan_in, 8))),
-                                  keras.ops.convert_to_numpy(initializer((fan_in, 8))))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(again((fan_in, 8))),
+        keras.ops.convert_to_numpy(initializer((fan_in, 8))),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # IndRNNRecurrentInitializer
+
 
 def test_indrnn_recurrent_values_fill_the_range():
     values = ops.convert_to_numpy(IndRNNRecurrentInitializer(0.25, 0.75, seed=1)((20000,)))
@@ -363,7 +369,9 @@ def test_indrnn_recurrent_seed_semantics():
         ops.convert_to_numpy(fixed((50,))), ops.convert_to_numpy(fixed((50,)))
     )
     fresh = IndRNNRecurrentInitializer(seed=keras.random.SeedGenerator(3))
-    assert not np.array_equal(ops.convert_to_numpy(fresh((50,))), ops.convert_to_numpy(fresh((50,))))
+    assert not np.array_equal(
+        ops.convert_to_numpy(fresh((50,))), ops.convert_to_numpy(fresh((50,)))
+    )
     keras.utils.set_random_seed(7)
     first = ops.convert_to_numpy(IndRNNRecurrentInitializer()((50,)))
     keras.utils.set_random_seed(7)
@@ -383,7 +391,9 @@ def test_indrnn_recurrent_config_round_trip():
     config = init.get_config()
     assert config == {"seed": 4, "min_value": 0.1, "max_value": 0.9}
     clone = IndRNNRecurrentInitializer.from_config(config)
-    np.testing.assert_array_equal(ops.convert_to_numpy(clone((9,))), ops.convert_to_numpy(init((9,))))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(clone((9,))), ops.convert_to_numpy(init((9,)))
+    )
     restored = keras.initializers.deserialize(keras.initializers.serialize(init))
     assert isinstance(restored, IndRNNRecurrentInitializer) and restored.get_config() == config
     assert keras_rnninit.IndRNNRecurrentInitializer is IndRNNRecurrentInitializer

@@ -1,12 +1,11 @@
 """Tests for keras_rnninit.models: every builder builds what its paper describes, and trains."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 
-from keras_rnninit import constraints
-from keras_rnninit import models
 import keras_rnninit
+from keras_rnninit import constraints, models
 
 SIMPLE_FAMILIES = ("np_rnn", "irnn", "scaled_irnn", "lstm", "tanh_rnn")
 INDRNN_FAMILIES = ("indrnn", "bn_indrnn", "res_indrnn")
@@ -58,8 +57,14 @@ def test_every_family_builds_every_output(name, output, num_classes, expected):
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_token_inputs_are_embedded(name):
     model = models.build_model(
-        name, (10,), "classification_per_step", 7, vocabulary_size=7, embedding_dim=4,
-        units=8, num_layers=2,
+        name,
+        (10,),
+        "classification_per_step",
+        7,
+        vocabulary_size=7,
+        embedding_dim=4,
+        units=8,
+        num_layers=2,
     )
     assert model.input.dtype == "int32"
     assert model.get_layer("embedding").output_dim == 4
@@ -138,13 +143,16 @@ def test_tanh_rnn_and_lstm_are_keras_defaults():
     np.testing.assert_array_equal(bias[16:32], 1.0)  # unit forget bias
 
 
-@pytest.mark.parametrize("output, gamma", [("regression", 2.0), ("classification_per_step", 5.0),
-                                           ("classification", 5.0)])
+@pytest.mark.parametrize(
+    "output, gamma",
+    [("regression", 2.0), ("classification_per_step", 5.0), ("classification", 5.0)],
+)
 def test_indrnn_recurrent_weights_start_inside_the_papers_bounds(output, gamma):
     # The authors' MAG by task: 2 on the adding problem (regression), 5 for classifiers.
     timesteps = 50
-    model = models.build_indrnn((timesteps, 2), output, num_classes=3, units=256, num_layers=2,
-                                seed=8)
+    model = models.build_indrnn(
+        (timesteps, 2), output, num_classes=3, units=256, num_layers=2, seed=8
+    )
     layers = _recurrent_layers(model)
     assert len(layers) == 2
     _, max_abs = constraints.indrnn_bounds(timesteps, gamma=gamma)
@@ -181,7 +189,8 @@ def test_indrnn_bound_holds_after_training_steps():
 
 def _recurrent_vectors(model):
     return [
-        keras.ops.convert_to_numpy(w) for w in model.weights
+        keras.ops.convert_to_numpy(w)
+        for w in model.weights
         if w.path.endswith("recurrent_kernel") and len(w.shape) == 1
     ]
 
@@ -199,8 +208,7 @@ def _input_kernels(model):
 def test_indrnn_classifiers_get_the_fan_in_uniform_input_weights(name):
     # The IndRNN authors' bound, sqrt(6 / (65 * fan_in)): a classifier reading pixels in [0, 1]
     # with N(0, 0.01^2) input weights left every first-layer unit dead (issue 8).
-    model = models.build_model(name, (30, 28), "classification", 10, units=64, num_layers=2,
-                               seed=3)
+    model = models.build_model(name, (30, 28), "classification", 10, units=64, num_layers=2, seed=3)
     kernels = _input_kernels(model)
     assert kernels
     for kernel in kernels:
@@ -214,8 +222,9 @@ def test_indrnn_regression_keeps_small_normal_input_weights():
     model = models.build_indrnn((30, 2), "regression", units=128, seed=3)
     for kernel in _input_kernels(model):
         np.testing.assert_allclose(np.std(kernel), 0.01, rtol=0.15)
-    explicit = models.build_indrnn((30, 28), "classification", 10, units=128, seed=3,
-                                   input_stddev=0.05)
+    explicit = models.build_indrnn(
+        (30, 28), "classification", 10, units=128, seed=3, input_stddev=0.05
+    )
     for kernel in _input_kernels(explicit):
         np.testing.assert_allclose(np.std(kernel), 0.05, rtol=0.15)
 

@@ -17,9 +17,13 @@ def test_import_loads_the_library_but_no_application(run_in_fresh_process):
     )
     found = json.loads(out.strip().splitlines()[-1])
     loaded = set(found["before"])
-    assert not {m for m in loaded if m.startswith(("keras_rnninit.experiment",
-                                                   "keras_rnninit.benchmark",
-                                                   "keras_rnninit.tasks"))}
+    assert not {
+        m
+        for m in loaded
+        if m.startswith(
+            ("keras_rnninit.experiment", "keras_rnninit.benchmark", "keras_rnninit.tasks")
+        )
+    }
     assert {"keras_rnninit.layers", "keras_rnninit.models", "keras_rnninit.callbacks"} <= loaded
     # Reached on first use, as `keras_rnninit.tasks` is.
     assert found["experiment"] == "keras_rnninit.experiment"

@@ -29,8 +29,14 @@ def _compare_models():
 def test_protocol_runs_every_family_on_idx_files(tmp_path, write_mnist_files, read_tensorboard):
     write_mnist_files(tmp_path)
     module = _compare_models()
-    rows = module.compare(str(tmp_path), names=["lstm", "bn_indrnn"], quick=True,
-                          output_dir=str(tmp_path), validation_size=8, tensorboard=True)
+    rows = module.compare(
+        str(tmp_path),
+        names=["lstm", "bn_indrnn"],
+        quick=True,
+        output_dir=str(tmp_path),
+        validation_size=8,
+        tensorboard=True,
+    )
     assert [row["model"] for row in rows] == ["lstm", "bn_indrnn"]
     for row in rows:
         assert 0.0 <= row["test_accuracy"] <= 1.0

@@ -6,12 +6,11 @@ import itertools
 import keras
 import numpy as np
 import pytest
+from helpers import value_and_gradients
 from keras import ops
 
 from keras_rnninit import recurrence
 from keras_rnninit.recurrence import indrnn as recurrence_math
-
-from helpers import value_and_gradients
 
 BACKEND = keras.backend.backend()
 ACTIVATIONS = {
@@ -89,7 +88,9 @@ JIT = [True, False] if BACKEND == "tensorflow" else [True]
 def test_forward_matches_numpy(activation, masked):
     a, u, h0, mask = _problem(masked=masked)
     expected = _numpy_states(a, u, h0, mask, activation)
-    for method in recurrence.supported_methods(recurrence.activation_spec(keras.activations.get(activation))):
+    for method in recurrence.supported_methods(
+        recurrence.activation_spec(keras.activations.get(activation))
+    ):
         # chunk_size 4 does not divide T = 9: the last chunk is padded.
         states = _run(a, u, h0, mask, activation, method, chunk_size=4)
         np.testing.assert_allclose(
@@ -142,8 +143,15 @@ def _numpy_loss(a, u, h0, mask, activation, weights):
     return float(np.sum(_numpy_states(a, u, h0, mask, activation) * weights))
 
 
-@pytest.mark.parametrize("activation,method", [("relu", "sequential"), ("relu", "parallel"),
-                                               ("hard_tanh", "chunked"), ("tanh", "sequential")])
+@pytest.mark.parametrize(
+    "activation,method",
+    [
+        ("relu", "sequential"),
+        ("relu", "parallel"),
+        ("hard_tanh", "chunked"),
+        ("tanh", "sequential"),
+    ],
+)
 def test_gradient_matches_finite_differences(activation, method):
     """Central differences of a float64 NumPy recurrence; the kernel runs in float64 where the
     backend has it (TensorFlow) and in float32 otherwise (JAX without x64)."""
@@ -156,7 +164,13 @@ def test_gradient_matches_finite_differences(activation, method):
 
     def loss(a_, u_, h0_):
         states = recurrence.compute_states(
-            a_, u_, h0_, m, activation=keras.activations.get(activation), method=method, chunk_size=4
+            a_,
+            u_,
+            h0_,
+            m,
+            activation=keras.activations.get(activation),
+            method=method,
+            chunk_size=4,
         )
         return ops.sum(states * w)
 
@@ -215,7 +229,9 @@ def test_clamp_affine_composition_is_exact_and_associative():
         ops.convert_to_numpy(v).astype(np.float64) for v in recurrence_math._compose_clamped(p, q)
     )
     close = dict(rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(_apply_numpy(compose(f, g), h), _apply_numpy(g, _apply_numpy(f, h)), **close)
+    np.testing.assert_allclose(
+        _apply_numpy(compose(f, g), h), _apply_numpy(g, _apply_numpy(f, h)), **close
+    )
     left = compose(compose(f, g), k)
     right = compose(f, compose(g, k))
     np.testing.assert_allclose(_apply_numpy(left, h), _apply_numpy(right, h), **close)
@@ -286,7 +302,9 @@ def _assert_agrees_with_sequential(got, want, what):
     np.testing.assert_array_equal(got[~finite], want[~finite], err_msg=what)
     if finite.any():
         scale = 1.0 + np.max(np.abs(want[finite]))
-        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-3, atol=1e-3 * scale, err_msg=what)
+        np.testing.assert_allclose(
+            got[finite], want[finite], rtol=1e-3, atol=1e-3 * scale, err_msg=what
+        )
 
 
 def _case_length(activation):
@@ -300,15 +318,20 @@ def _scans_case(activation, *values):
     """A parameter set of the scan tests below, on the one worker that runs `activation`'s cases,
     so that its compiled runners (one length per activation) are shared; one group per
     activation, not one for all, so that the two workers share the groups."""
-    return pytest.param(activation, *values,
-                        marks=pytest.mark.xdist_group(f"recurrence_scans_{activation}"))
+    return pytest.param(
+        activation, *values, marks=pytest.mark.xdist_group(f"recurrence_scans_{activation}")
+    )
 
 
 @pytest.mark.parametrize(
     "activation,slope,timesteps",
-    [_scans_case("relu", 1.6, 200), _scans_case("relu", 1.1, 1000),
-     _scans_case("relu", -2.0, 200), _scans_case("hard_tanh", 1.6, 200),
-     _scans_case("relu6", -2.0, 300)],
+    [
+        _scans_case("relu", 1.6, 200),
+        _scans_case("relu", 1.1, 1000),
+        _scans_case("relu", -2.0, 200),
+        _scans_case("hard_tanh", 1.6, 200),
+        _scans_case("relu6", -2.0, 300),
+    ],
 )
 def test_issue_9_reproducers_agree_with_sequential(activation, slope, timesteps):
     """Issue 9, item 1: a = 0, h0 = 0 keeps every state at 0, yet u^T overflowed to inf and
@@ -329,7 +352,9 @@ def test_issue_9_reproducers_agree_with_sequential(activation, slope, timesteps)
     for method in ("chunked", "parallel"):
         states, grads = _states_and_grads(a, u, h0, None, activation, method, weights)
         _assert_agrees_with_sequential(states, want_states, f"{method} states")
-        for name, got, want in zip(("inputs", "recurrent_kernel", "initial_state"), grads, want_grads):
+        for name, got, want in zip(
+            ("inputs", "recurrent_kernel", "initial_state"), grads, want_grads
+        ):
             _assert_agrees_with_sequential(got, want, f"{method} d/d{name}")
 
 
@@ -359,10 +384,14 @@ def test_every_method_agrees_with_sequential_on_extreme_slopes(activation):
     gradients; an overflow (inf) only where sequential overflows too."""
     for case, (a, u, h0, mask) in enumerate(_extreme_cases(activation)):
         weights = np.random.default_rng(case).normal(size=a.shape).astype("float32")
-        want_states, want_grads = _states_and_grads(a, u, h0, mask, activation, "sequential", weights)
+        want_states, want_grads = _states_and_grads(
+            a, u, h0, mask, activation, "sequential", weights
+        )
         for method in ("chunked", "parallel"):
             what = f"case {case} (T={a.shape[0]}, u={u}) {method}"
             states, grads = _states_and_grads(a, u, h0, mask, activation, method, weights)
             _assert_agrees_with_sequential(states, want_states, f"{what} states")
-            for name, got, want in zip(("inputs", "recurrent_kernel", "initial_state"), grads, want_grads):
+            for name, got, want in zip(
+                ("inputs", "recurrent_kernel", "initial_state"), grads, want_grads
+            ):
                 _assert_agrees_with_sequential(got, want, f"{what} d/d{name}")

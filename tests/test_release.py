@@ -23,7 +23,9 @@ SCRIPTS = os.path.join(ROOT, ".github", "scripts")
 
 
 def _release_check():
-    spec = importlib.util.spec_from_file_location("release_check", os.path.join(SCRIPTS, "release_check.py"))
+    spec = importlib.util.spec_from_file_location(
+        "release_check", os.path.join(SCRIPTS, "release_check.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,7 +38,9 @@ def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), ROOT],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     (path,) = [os.path.join(out, name) for name in os.listdir(out) if name.endswith(".whl")]
@@ -93,22 +97,35 @@ def test_the_wheel_runs_the_smoke_test_on_its_own(wheel, tmp_path):
     for package in ("benchmark", "callbacks", "experiment", "layers", "recurrence", "tasks"):
         assert f"keras_rnninit/{package}/__init__.py" in names, package
     assert not [name for name in names if name.startswith(("tests/", "examples/", "docs/"))]
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=str(unpacked))
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=keras.backend.backend(),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=str(unpacked),
+    )
     version = _release_check().package_version()
     done = subprocess.run(
         [sys.executable, os.path.join(SCRIPTS, "smoke_test.py"), version],
-        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert f"smoke test passed: keras-rnninit {version} from {unpacked}" in done.stdout
 
 
 def test_the_smoke_test_refuses_a_source_tree(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=ROOT)
+    env = dict(
+        os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT
+    )
     done = subprocess.run(
         [sys.executable, os.path.join(SCRIPTS, "smoke_test.py")],
-        capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
     )
     assert done.returncode != 0 and "source tree" in done.stderr

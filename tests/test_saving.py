@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 
 import keras_rnninit
-from keras_rnninit import IdentityInitializer
-from keras_rnninit import IndRNN
-from keras_rnninit import IndRNNCell
-from keras_rnninit import IndRNNRecurrentInitializer
-from keras_rnninit import IndRNNStack
-from keras_rnninit import MagnitudeBound
-from keras_rnninit import NPInitializer
-from keras_rnninit import ResidualIndRNNBlock
-from keras_rnninit import SpectralNormBound
+from keras_rnninit import (
+    IdentityInitializer,
+    IndRNN,
+    IndRNNCell,
+    IndRNNRecurrentInitializer,
+    IndRNNStack,
+    MagnitudeBound,
+    NPInitializer,
+    ResidualIndRNNBlock,
+    SpectralNormBound,
+)
 
 TIMESTEPS = 10
 
@@ -42,17 +44,25 @@ def _model():
     )(first)
     # The initializers and SpectralNormBound in Keras' own layers, then the deep blocks.
     second = keras.layers.SimpleRNN(
-        5, activation="relu", recurrent_initializer=NPInitializer(seed=1), return_sequences=True,
+        5,
+        activation="relu",
+        recurrent_initializer=NPInitializer(seed=1),
+        return_sequences=True,
         name="np_rnn",
     )(inputs)
     second = keras.layers.LSTM(
-        4, recurrent_initializer=IdentityInitializer(gain=0.5),
-        recurrent_constraint=SpectralNormBound(0.9), return_sequences=True, name="lstm",
+        4,
+        recurrent_initializer=IdentityInitializer(gain=0.5),
+        recurrent_constraint=SpectralNormBound(0.9),
+        return_sequences=True,
+        name="lstm",
     )(second)
-    second = IndRNNStack(4, num_layers=2, timesteps=TIMESTEPS, return_sequences=True, seed=3,
-                         name="stack")(second)
-    second = ResidualIndRNNBlock(4, timesteps=TIMESTEPS, return_sequences=False, seed=4,
-                                 name="residual")(second)
+    second = IndRNNStack(
+        4, num_layers=2, timesteps=TIMESTEPS, return_sequences=True, seed=3, name="stack"
+    )(second)
+    second = ResidualIndRNNBlock(
+        4, timesteps=TIMESTEPS, return_sequences=False, seed=4, name="residual"
+    )(second)
     outputs = keras.layers.Dense(1)(keras.layers.Concatenate()([first, second]))
     return keras.Model(inputs, outputs)
 
@@ -124,10 +134,20 @@ def test_every_public_object_saves_and_loads_in_a_fresh_process(tmp_path, run_in
 def test_every_registered_name_is_the_package_and_the_class():
     # `.keras` files saved by earlier versions name objects `keras_rnninit>ClassName`: never
     # change either part.
-    for name in ("IdentityInitializer", "IndRNNRecurrentInitializer", "NPInitializer", "IndRNN",
-                 "IndRNNCell", "IndRNNStack", "ResidualIndRNNBlock", "MagnitudeBound",
-                 "SpectralNormBound", "GradientClipping", "GradientFlowMonitor",
-                 "RecurrentWeightClipping"):
+    for name in (
+        "IdentityInitializer",
+        "IndRNNRecurrentInitializer",
+        "NPInitializer",
+        "IndRNN",
+        "IndRNNCell",
+        "IndRNNStack",
+        "ResidualIndRNNBlock",
+        "MagnitudeBound",
+        "SpectralNormBound",
+        "GradientClipping",
+        "GradientFlowMonitor",
+        "RecurrentWeightClipping",
+    ):
         cls = getattr(keras_rnninit, name)
         assert keras.saving.get_registered_name(cls) == f"keras_rnninit>{name}"
         assert keras.saving.get_registered_object(f"keras_rnninit>{name}") is cls

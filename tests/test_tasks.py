@@ -7,8 +7,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-import keras_rnninit  # noqa: E402
-from keras_rnninit import tasks  # noqa: E402
+import keras_rnninit
+from keras_rnninit import tasks
 
 SMALL = dict(train_size=200, validation_size=64, test_size=64, batch_size=32)
 # The tests of a pipeline's contents are marked `backend_independent`: pure tf.data and NumPy,
@@ -79,8 +79,9 @@ def test_uniform_marker_places_pairs_anywhere():
 def test_constant_prediction_scores_the_documented_baseline(task, constant, baseline):
     assert data_baseline(task) == baseline
     n = 20_000
-    data = task(timesteps=10, batch_size=5_000, train_size=5_000, validation_size=n,
-                test_size=10, seed=11)
+    data = task(
+        timesteps=10, batch_size=5_000, train_size=5_000, validation_size=n, test_size=10, seed=11
+    )
     _, targets = _arrays(data.validation)
     squared_errors = (targets[:, 0].astype(np.float64) - constant) ** 2
     standard_error = squared_errors.std() / np.sqrt(n)
@@ -217,8 +218,9 @@ def mock_mnist(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=40):
         raw = list(
-            tfds.load("mnist", split="train", as_supervised=True, data_dir=str(tmp_path))
-            .as_numpy_iterator()
+            tfds.load(
+                "mnist", split="train", as_supervised=True, data_dir=str(tmp_path)
+            ).as_numpy_iterator()
         )
         images = np.stack([image for image, _ in raw]).reshape(40, 784)
         labels = np.array([label for _, label in raw])
@@ -260,8 +262,9 @@ def test_permuted_pixel_mnist_permutation_is_fixed_and_reusable(mock_mnist):
     np.testing.assert_allclose(val_x[..., 0], images[30:, permutation] / 255.0, rtol=1e-6)
     # A stored permutation (e.g. from a run's JSON config) reproduces the same sequences.
     stored = json.loads(json.dumps(data.info))["permutation"]
-    again = tasks.pixel_mnist(permutation=stored, batch_size=8, validation_size=10,
-                              data_dir=data_dir, seed=0)
+    again = tasks.pixel_mnist(
+        permutation=stored, batch_size=8, validation_size=10, data_dir=data_dir, seed=0
+    )
     np.testing.assert_array_equal(_arrays(again.validation)[0], val_x)
     # Two builds with the same seed give the same training batches.
     twin = tasks.permuted_pixel_mnist(batch_size=8, validation_size=10, data_dir=data_dir, seed=7)
@@ -301,8 +304,9 @@ def test_read_mnist_reads_every_file_form_exactly(tmp_path, write_mnist_files, f
 @pytest.mark.backend_independent
 def test_pixel_mnist_from_idx_files_offline(tmp_path, write_mnist_files):
     arrays = write_mnist_files(tmp_path)
-    data = tasks.pixel_mnist(batch_size=8, validation_size=10, data_dir=str(tmp_path),
-                             permute=True, seed=3)
+    data = tasks.pixel_mnist(
+        batch_size=8, validation_size=10, data_dir=str(tmp_path), permute=True, seed=3
+    )
     assert data.info["source"] == "files"
     assert data.info["sizes"] == {"train": 30, "validation": 10, "test": 12}
     permutation = np.array(data.info["permutation"])
@@ -368,8 +372,9 @@ def test_language_model_windows_continue_row_by_row():
     ids = np.arange(1000) % 97
     batch_size, timesteps = 4, 9
     batches = list(
-        tasks.language_model_windows(ids, batch_size=batch_size, timesteps=timesteps)
-        .as_numpy_iterator()
+        tasks.language_model_windows(
+            ids, batch_size=batch_size, timesteps=timesteps
+        ).as_numpy_iterator()
     )
     stream_length = 1000 // batch_size
     assert len(batches) == (stream_length - 1) // timesteps
@@ -391,8 +396,9 @@ def test_language_model_windows_continue_row_by_row():
 @pytest.mark.backend_independent
 def test_penn_treebank_characters_from_files(tmp_path):
     _write_ptb_char_files(tmp_path / "simple-examples" / "data")
-    data = tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=7, batch_size=4,
-                                          eval_batch_size=2)
+    data = tasks.penn_treebank_characters(
+        data_dir=tmp_path, timesteps=7, batch_size=4, eval_batch_size=2
+    )
     info = data.info
     vocabulary = info["vocabulary"]
     assert vocabulary == sorted(set("abcdefghij_\n"))
@@ -410,8 +416,9 @@ def test_penn_treebank_characters_from_files(tmp_path):
     test_batches = list(data.test.as_numpy_iterator())
     assert test_batches[0][0].shape == (2, 7) and len(test_batches) == info["steps"]["test"]
     # Same files and vocabulary give the same batches.
-    again = tasks.penn_treebank_characters(data_dir=tmp_path, timesteps=7, batch_size=4,
-                                           vocabulary=vocabulary)
+    again = tasks.penn_treebank_characters(
+        data_dir=tmp_path, timesteps=7, batch_size=4, vocabulary=vocabulary
+    )
     np.testing.assert_array_equal(next(iter(again.train))[0], inputs)
     assert tasks.bits_per_character(np.log(2.0) * 1.5) == pytest.approx(1.5)
 
@@ -457,7 +464,11 @@ def _joints(value):
 @pytest.mark.backend_independent
 def test_parse_ntu_name():
     assert tasks.parse_ntu_name("/data/S017C003P020R002A060.skeleton") == {
-        "setup": 17, "camera": 3, "performer": 20, "replication": 2, "action": 60,
+        "setup": 17,
+        "camera": 3,
+        "performer": 20,
+        "replication": 2,
+        "action": 60,
     }
     with pytest.raises(ValueError, match="Received: name='clip.skeleton'"):
         tasks.parse_ntu_name("clip.skeleton")
@@ -511,8 +522,14 @@ def _write_ntu_folder(folder, suffix=".skeleton"):
 @pytest.mark.parametrize("benchmark", ["cross_subject", "cross_view"])
 def test_ntu_skeletons_splits_shapes_and_frame_sampling(tmp_path, benchmark):
     _write_ntu_folder(tmp_path / "ntu")
-    kwargs = dict(data_dir=tmp_path / "ntu", benchmark=benchmark, batch_size=4,
-                  validation_fraction=0.2, center=False, seed=3)
+    kwargs = dict(
+        data_dir=tmp_path / "ntu",
+        benchmark=benchmark,
+        batch_size=4,
+        validation_fraction=0.2,
+        center=False,
+        seed=3,
+    )
     data = tasks.ntu_skeletons(**kwargs)
     names, info = data.info["names"], data.info
     assert info["skipped"] == ["S001C001P001R001A003.skeleton"]
@@ -550,8 +567,9 @@ def test_ntu_skeletons_splits_shapes_and_frame_sampling(tmp_path, benchmark):
 @pytest.mark.backend_independent
 def test_ntu_skeletons_npy_layout_cache_and_centering(tmp_path):
     _write_ntu_folder(tmp_path / "npy", suffix=".npy")
-    kwargs = dict(data_dir=tmp_path / "npy", batch_size=4, cache_dir=tmp_path / "cache",
-                  random_frames=False)
+    kwargs = dict(
+        data_dir=tmp_path / "npy", batch_size=4, cache_dir=tmp_path / "cache", random_frames=False
+    )
     data = tasks.ntu_skeletons(**kwargs)
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
     cached = tasks.ntu_skeletons(**kwargs)
@@ -595,9 +613,14 @@ def test_ucf101_features_with_mock_data(tmp_path):
     cnn = _tiny_cnn(keras)
     with tfds.testing.mock_data(num_examples=3):
         raw = next(iter(tfds.load("ucf101/ucf101_1_256", split="test", data_dir=str(tmp_path))))
-        data = tasks.ucf101_features(feature_extractor=cnn, frames=4, image_size=32,
-                                     batch_size=2, data_dir=str(tmp_path),
-                                     cache_dir=tmp_path / "cache")
+        data = tasks.ucf101_features(
+            feature_extractor=cnn,
+            frames=4,
+            image_size=32,
+            batch_size=2,
+            data_dir=str(tmp_path),
+            cache_dir=tmp_path / "cache",
+        )
     info = data.info
     assert info["sizes"] == {"train": 2, "validation": 1, "test": 3}
     assert info["input_shape"] == (4, 4) and info["num_classes"] == 101
@@ -613,9 +636,15 @@ def test_ucf101_features_with_mock_data(tmp_path):
     np.testing.assert_allclose(test_x[0], expected, rtol=1e-4, atol=1e-5)
     assert test_y[0] == raw["label"].numpy()
     # The cache is reused: no TFDS call is needed the second time (mock_data is off here).
-    again = tasks.ucf101_features(feature_extractor=cnn, frames=4, image_size=32, batch_size=2,
-                                  data_dir=str(tmp_path / "no_data"), cache_dir=tmp_path / "cache",
-                                  download=False)
+    again = tasks.ucf101_features(
+        feature_extractor=cnn,
+        frames=4,
+        image_size=32,
+        batch_size=2,
+        data_dir=str(tmp_path / "no_data"),
+        cache_dir=tmp_path / "cache",
+        download=False,
+    )
     np.testing.assert_array_equal(_arrays(again.test)[0], test_x)
 
 
@@ -623,8 +652,14 @@ def test_ucf101_features_with_mock_data(tmp_path):
 def test_ucf101_features_named_extractor(tmp_path):
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=2):
-        data = tasks.ucf101_features(feature_extractor="MobileNetV2", weights=None, frames=2,
-                                     image_size=32, batch_size=1, data_dir=str(tmp_path))
+        data = tasks.ucf101_features(
+            feature_extractor="MobileNetV2",
+            weights=None,
+            frames=2,
+            image_size=32,
+            batch_size=1,
+            data_dir=str(tmp_path),
+        )
     assert data.info["input_shape"] == (2, 1280)
     assert data.info["feature_extractor"] == "MobileNetV2"
 
@@ -671,9 +706,19 @@ def test_task_info_is_a_typed_json_dict():
     assert tasks.OUTPUT_KINDS == keras_rnninit.models.OUTPUTS
     with pytest.raises(AttributeError):
         info.no_such_key
-    common = dict(name="t", input_shape=(3, 1), input_dtype="float32", target_shape=(1,),
-                  target_dtype="float32", loss="mse", metrics=["mse"], batch_size=1,
-                  sizes={}, steps={}, seed=0)
+    common = dict(
+        name="t",
+        input_shape=(3, 1),
+        input_dtype="float32",
+        target_shape=(1,),
+        target_dtype="float32",
+        loss="mse",
+        metrics=["mse"],
+        batch_size=1,
+        sizes={},
+        steps={},
+        seed=0,
+    )
     with pytest.raises(ValueError, match="output_kind='ranking'"):
         tasks.TaskInfo(output_kind="ranking", num_classes=None, **common)
     with pytest.raises(ValueError, match="num_classes=None"):

@@ -18,7 +18,9 @@ import tarfile
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RELEASE_HEADING = re.compile(r"^## \[(\d+\.\d+\.\d+(?:[.-]?(?:a|b|rc)\d+)?)\] - (\d{4}-\d{2}-\d{2})$")
+RELEASE_HEADING = re.compile(
+    r"^## \[(\d+\.\d+\.\d+(?:[.-]?(?:a|b|rc)\d+)?)\] - (\d{4}-\d{2}-\d{2})$"
+)
 
 
 def package_version(root=ROOT):
@@ -26,7 +28,7 @@ def package_version(root=ROOT):
     with open(os.path.join(root, "keras_rnninit", "version.py"), encoding="utf-8") as handle:
         match = re.search(r'^__version__ = "([^"]+)"$', handle.read(), re.MULTILINE)
     if match is None:
-        raise ValueError("keras_rnninit/version.py has no line `__version__ = \"X.Y.Z\"`")
+        raise ValueError('keras_rnninit/version.py has no line `__version__ = "X.Y.Z"`')
     return match.group(1)
 
 
@@ -44,9 +46,7 @@ def changelog_releases(root=ROOT):
     for heading in headings[1:]:
         match = RELEASE_HEADING.match(heading)
         if match is None:
-            raise ValueError(
-                f"CHANGELOG.md heading {heading!r} is not `## [X.Y.Z] - YYYY-MM-DD`"
-            )
+            raise ValueError(f"CHANGELOG.md heading {heading!r} is not `## [X.Y.Z] - YYYY-MM-DD`")
         releases.append(match.groups())
     return releases
 
@@ -86,7 +86,9 @@ def problems(root=ROOT, tag=None, distributions=()):
     for path in distributions:
         built = distribution_version(path)
         if built != version:
-            found.append(f"{os.path.basename(path)} has version {built}, keras_rnninit/version.py says {version}")
+            found.append(
+                f"{os.path.basename(path)} has version {built}, keras_rnninit/version.py says {version}"
+            )
     return found
 
 

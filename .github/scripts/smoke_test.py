@@ -19,7 +19,9 @@ def main(argv):
     # Where the package would be imported from, found before importing it (and Keras).
     location = os.path.dirname(os.path.abspath(importlib.util.find_spec("keras_rnninit").origin))
     if os.path.exists(os.path.join(location, "..", "pyproject.toml")):
-        raise SystemExit(f"keras_rnninit would be imported from a source tree ({location}), not the install")
+        raise SystemExit(
+            f"keras_rnninit would be imported from a source tree ({location}), not the install"
+        )
 
     import keras
     import numpy as np
@@ -31,19 +33,31 @@ def main(argv):
 
     keras.utils.set_random_seed(0)
     timesteps = 16
-    model = keras.Sequential([
-        keras.Input((timesteps, 2)),
-        keras.layers.SimpleRNN(8, activation="relu", return_sequences=True,
-                               recurrent_initializer=keras_rnninit.NPInitializer(seed=1)),
-        keras_rnninit.IndRNN(8, timesteps=timesteps, last_layer=True),
-        keras.layers.Dense(1),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((timesteps, 2)),
+            keras.layers.SimpleRNN(
+                8,
+                activation="relu",
+                return_sequences=True,
+                recurrent_initializer=keras_rnninit.NPInitializer(seed=1),
+            ),
+            keras_rnninit.IndRNN(8, timesteps=timesteps, last_layer=True),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(keras.optimizers.Adam(1e-2), "mse", jit_compile=True)
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(16, timesteps, 2)).astype("float32")
     y = rng.uniform(size=(16, 1)).astype("float32")
-    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0,
-                        callbacks=[keras_rnninit.GradientClipping(threshold=1.0)])
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=1,
+        verbose=0,
+        callbacks=[keras_rnninit.GradientClipping(threshold=1.0)],
+    )
     loss = history.history["loss"][-1]
     if not np.isfinite(loss):
         raise SystemExit(f"training loss is not finite: {loss}")
@@ -56,11 +70,15 @@ def main(argv):
         model.save(path)
         restored = keras.models.load_model(path)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(restored(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5,
+        keras.ops.convert_to_numpy(restored(x)),
+        keras.ops.convert_to_numpy(model(x)),
+        rtol=1e-5,
         atol=1e-6,
     )
-    print(f"smoke test passed: keras-rnninit {keras_rnninit.__version__} from {location}, "
-          f"backend {keras.backend.backend()}, loss {loss:.4f}")
+    print(
+        f"smoke test passed: keras-rnninit {keras_rnninit.__version__} from {location}, "
+        f"backend {keras.backend.backend()}, loss {loss:.4f}"
+    )
 
 
 if __name__ == "__main__":

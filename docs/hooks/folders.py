@@ -16,8 +16,7 @@ import os
 import posixpath
 import re
 
-from mkdocs.structure.files import File
-from mkdocs.structure.files import InclusionLevel
+from mkdocs.structure.files import File, InclusionLevel
 
 # A Markdown link or image whose target is relative and ends in "/", with an optional anchor.
 _FOLDER_LINK = re.compile(r"(\]\()(?![a-z][a-z0-9+.-]*:)([^()\s#]*/)(#[^()\s]*)?(\))")
@@ -40,7 +39,9 @@ def on_files(files, config):
         if f"{folder}/index.md" in existing or f"{folder}/README.md" in existing:
             continue
         page = File.generated(
-            config, f"{folder}/index.md", content=_folder_page(folder, files, config["docs_dir"]),
+            config,
+            f"{folder}/index.md",
+            content=_folder_page(folder, files, config["docs_dir"]),
             inclusion=InclusionLevel.NOT_IN_NAV,
         )
         files.append(page)
@@ -53,7 +54,7 @@ def _folder_page(folder, files, docs_dir):
     for file in files:
         if not file.src_uri.startswith(prefix) or file.inclusion.is_excluded():
             continue
-        rest = file.src_uri[len(prefix):]
+        rest = file.src_uri[len(prefix) :]
         if "/" in rest:
             subfolders.add(rest.split("/", 1)[0])
         else:

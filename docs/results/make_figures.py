@@ -46,18 +46,32 @@ def mnist_figure():
         drawn = True
         epochs = [int(e) + 1 for e in history["epoch"]]
         shown = {e: v for e, v in authors.items() if e <= max(epochs) + 2}
-        line, = axis.plot(epochs, [100 * v for v in history["val_sparse_categorical_accuracy"]],
-                          marker="o", label=f"{label}: this package (validation)")
-        axis.plot(list(shown), list(shown.values()), marker="x", linestyle="--",
-                  color=line.get_color(), label=f"{label}: authors' log (validation)")
+        (line,) = axis.plot(
+            epochs,
+            [100 * v for v in history["val_sparse_categorical_accuracy"]],
+            marker="o",
+            label=f"{label}: this package (validation)",
+        )
+        axis.plot(
+            list(shown),
+            list(shown.values()),
+            marker="x",
+            linestyle="--",
+            color=line.get_color(),
+            label=f"{label}: authors' log (validation)",
+        )
         # Runs of the same recipe from another seed (another permutation too): same colour.
         for seed in other_seeds:
             again = read_history(f"{run}_seed{seed}")
             if again is not None:
-                axis.plot([int(e) + 1 for e in again["epoch"]],
-                          [100 * v for v in again["val_sparse_categorical_accuracy"]],
-                          marker="s", linestyle=":", color=line.get_color(),
-                          label=f"{label}: this package, seed {seed}")
+                axis.plot(
+                    [int(e) + 1 for e in again["epoch"]],
+                    [100 * v for v in again["val_sparse_categorical_accuracy"]],
+                    marker="s",
+                    linestyle=":",
+                    color=line.get_color(),
+                    label=f"{label}: this package, seed {seed}",
+                )
     if not drawn:
         pyplot.close(figure)
         return
@@ -93,8 +107,7 @@ def regression_figure(task, title, baseline, baseline_label, filename):
     lengths = sorted({_run_config(run)["arguments"]["timesteps"] for run in runs})
     if not lengths:
         return
-    figure, axes = pyplot.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 4),
-                                   squeeze=False)
+    figure, axes = pyplot.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 4), squeeze=False)
     for axis, length in zip(axes[0], lengths):
         for run in runs:
             config = _run_config(run)
@@ -103,8 +116,7 @@ def regression_figure(task, title, baseline, baseline_label, filename):
                 continue
             steps = config["arguments"]["steps_per_epoch"]
             seen = [(int(e) + 1) * steps for e in history["epoch"]]
-            axis.plot(seen, history["val_loss"], marker=".",
-                      label=_label(config))
+            axis.plot(seen, history["val_loss"], marker=".", label=_label(config))
         axis.axhline(baseline, color="black", linestyle=":", label=baseline_label)
         axis.set_yscale("log")
         axis.set_xlabel(f"training steps (batches of {config['arguments']['batch_size']})")
@@ -123,8 +135,7 @@ def parity_figure():
     lengths = sorted({_run_config(run)["arguments"]["timesteps"] for run in runs})
     if not lengths:
         return
-    figure, axes = pyplot.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 4),
-                                   squeeze=False)
+    figure, axes = pyplot.subplots(1, len(lengths), figsize=(4.5 * len(lengths), 4), squeeze=False)
     for axis, length in zip(axes[0], lengths):
         for run in runs:
             config = _run_config(run)
@@ -133,8 +144,7 @@ def parity_figure():
                 continue
             steps = config["arguments"]["steps_per_epoch"]
             seen = [(int(e) + 1) * steps for e in history["epoch"]]
-            axis.plot(seen, history["val_binary_accuracy"], marker=".",
-                      label=_label(config))
+            axis.plot(seen, history["val_binary_accuracy"], marker=".", label=_label(config))
         axis.axhline(0.5, color="black", linestyle=":", label="chance 0.5")
         axis.set_xlabel(f"training steps (batches of {config['arguments']['batch_size']})")
         axis.set_ylabel("per-step validation accuracy")
@@ -149,6 +159,11 @@ def parity_figure():
 if __name__ == "__main__":
     mnist_figure()
     regression_figure("adding", "Adding problem", 1 / 6, "baseline 0.167", "adding_problem.png")
-    regression_figure("multiplication", "Multiplication problem", 7 / 144, "baseline 0.049",
-                      "multiplication_problem.png")
+    regression_figure(
+        "multiplication",
+        "Multiplication problem",
+        7 / 144,
+        "baseline 0.049",
+        "multiplication_problem.png",
+    )
     parity_figure()

@@ -43,26 +43,23 @@ of it.
 """
 
 from keras_rnninit.benchmark.cli import main
-from keras_rnninit.benchmark.ladder import BACKENDS
-from keras_rnninit.benchmark.ladder import DEEP_MODELS
-from keras_rnninit.benchmark.ladder import DEEP_TWINS
-from keras_rnninit.benchmark.ladder import DEFAULT_TIMESTEPS
-from keras_rnninit.benchmark.ladder import KERAS_MODELS
-from keras_rnninit.benchmark.ladder import METHODS
-from keras_rnninit.benchmark.ladder import MODELS
-from keras_rnninit.benchmark.ladder import TORCH_MODELS
-from keras_rnninit.benchmark.ladder import TWIN_OF
-from keras_rnninit.benchmark.ladder import build_model
-from keras_rnninit.benchmark.ladder import make_adding_batch
-from keras_rnninit.benchmark.pipeline import format_pipeline_table
-from keras_rnninit.benchmark.pipeline import measure_input_pipeline
+from keras_rnninit.benchmark.ladder import (
+    BACKENDS,
+    DEEP_MODELS,
+    DEEP_TWINS,
+    DEFAULT_TIMESTEPS,
+    KERAS_MODELS,
+    METHODS,
+    MODELS,
+    TORCH_MODELS,
+    TWIN_OF,
+    build_model,
+    make_adding_batch,
+)
+from keras_rnninit.benchmark.pipeline import format_pipeline_table, measure_input_pipeline
 from keras_rnninit.benchmark.subprocesses import run_torch_rungs
-from keras_rnninit.benchmark.tables import ROW_KEYS
-from keras_rnninit.benchmark.tables import add_ratios
-from keras_rnninit.benchmark.tables import describe_machine
-from keras_rnninit.benchmark.tables import format_table
-from keras_rnninit.benchmark.timing import run_benchmark
-from keras_rnninit.benchmark.timing import time_training_step
+from keras_rnninit.benchmark.tables import ROW_KEYS, add_ratios, describe_machine, format_table
+from keras_rnninit.benchmark.timing import run_benchmark, time_training_step
 
 __all__ = [
     "BACKENDS",

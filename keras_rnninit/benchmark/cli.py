@@ -4,20 +4,19 @@ import argparse
 import json
 import sys
 
-from keras_rnninit.benchmark.ladder import BACKENDS
-from keras_rnninit.benchmark.ladder import DEFAULT_TIMESTEPS
-from keras_rnninit.benchmark.ladder import KERAS_MODELS
-from keras_rnninit.benchmark.ladder import METHODS
-from keras_rnninit.benchmark.ladder import MODELS
-from keras_rnninit.benchmark.ladder import TORCH_MODELS
-from keras_rnninit.benchmark.pipeline import format_pipeline_table
-from keras_rnninit.benchmark.pipeline import measure_input_pipeline
-from keras_rnninit.benchmark.subprocesses import run_backends
-from keras_rnninit.benchmark.subprocesses import run_torch_rungs
-from keras_rnninit.benchmark.tables import add_ratios
-from keras_rnninit.benchmark.tables import describe_machine
-from keras_rnninit.benchmark.tables import format_table
+from keras_rnninit.benchmark.ladder import (
+    BACKENDS,
+    DEFAULT_TIMESTEPS,
+    KERAS_MODELS,
+    METHODS,
+    MODELS,
+    TORCH_MODELS,
+)
+from keras_rnninit.benchmark.pipeline import format_pipeline_table, measure_input_pipeline
+from keras_rnninit.benchmark.subprocesses import run_backends, run_torch_rungs
+from keras_rnninit.benchmark.tables import add_ratios, describe_machine, format_table
 from keras_rnninit.benchmark.timing import run_benchmark
+
 
 def _parse_list(text, kind=str, choices=None, name="value"):
     values = [kind(part.strip()) for part in text.split(",") if part.strip()]
@@ -85,9 +84,7 @@ def _parser():
         default=1,
         help="Untimed steps per row after the compiling one. Default: 1.",
     )
-    parser.add_argument(
-        "--no-jit", action="store_true", help="Compile with jit_compile=False."
-    )
+    parser.add_argument("--no-jit", action="store_true", help="Compile with jit_compile=False.")
     parser.add_argument(
         "--max-seconds-per-row",
         type=float,
@@ -148,8 +145,11 @@ def main(argv=None):
         rows = run_backends(argv, args.backends, keras_models, progress)
     elif keras_models:
         rows = run_benchmark(
-            models=keras_models, methods=args.methods, jit_compile=not args.no_jit,
-            dropout=args.dropout, **shared,
+            models=keras_models,
+            methods=args.methods,
+            jit_compile=not args.no_jit,
+            dropout=args.dropout,
+            **shared,
         )
     if torch_models:
         rows += run_torch_rungs(models=torch_models, **shared)

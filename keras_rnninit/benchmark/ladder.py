@@ -5,8 +5,7 @@ import keras
 from keras_rnninit import models
 from keras_rnninit.arrays import adding_problem_arrays
 from keras_rnninit.benchmark import torch_rungs
-from keras_rnninit.layers import IndRNN
-from keras_rnninit.layers import IndRNNCell
+from keras_rnninit.layers import IndRNN, IndRNNCell
 
 KERAS_MODELS = (
     "twin",
@@ -104,9 +103,7 @@ def build_model(
         network = _build_deep_twin(model, inputs, units, layers, dropout)
     else:
         network = _build_stack(model, inputs, timesteps, method, units, layers)
-    network.compile(
-        optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=jit_compile
-    )
+    network.compile(optimizer=keras.optimizers.Adam(2e-4), loss="mse", jit_compile=jit_compile)
     return network
 
 
@@ -125,9 +122,7 @@ def _build_stack(model, inputs, timesteps, method, units, layers):
         elif model in ("indrnn", "rnn_indrnn_cell"):
             bound = {"timesteps": timesteps, "last_layer": last}
             if model == "indrnn":
-                x = IndRNN(
-                    units, method=method or "auto", return_sequences=sequences, **bound
-                )(x)
+                x = IndRNN(units, method=method or "auto", return_sequences=sequences, **bound)(x)
             else:
                 x = keras.layers.RNN(IndRNNCell(units, **bound), return_sequences=sequences)(x)
         elif model == "simple_rnn":

@@ -1,5 +1,6 @@
 """The adding problem's tf.data input pipeline, timed against the model's training throughput."""
 
+
 def measure_input_pipeline(timesteps, batch_size=32, batches=50, rows=(), log=print):
     """Samples per second of the adding problem's tf.data pipeline against the model's need.
 

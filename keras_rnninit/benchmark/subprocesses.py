@@ -10,11 +10,9 @@ import tempfile
 import numpy as np
 
 from keras_rnninit.benchmark import torch_rungs
-from keras_rnninit.benchmark.ladder import DEFAULT_TIMESTEPS
-from keras_rnninit.benchmark.ladder import TORCH_MODELS
-from keras_rnninit.benchmark.ladder import make_adding_batch
-from keras_rnninit.benchmark.tables import add_ratios
-from keras_rnninit.benchmark.tables import describe_machine
+from keras_rnninit.benchmark.ladder import DEFAULT_TIMESTEPS, TORCH_MODELS, make_adding_batch
+from keras_rnninit.benchmark.tables import add_ratios, describe_machine
+
 
 def _torch_installed():
     # Found without importing it: importing torch here would put its thread pool in the
@@ -67,16 +65,28 @@ def run_torch_rungs(
     machine = describe_machine()
 
     def skipped(note):
-        return add_ratios([
-            {
-                "backend": "torch", "model": model, "method": None, "timesteps": length,
-                "batch_size": batch_size, "input_dim": input_dim, "units": units,
-                "layers": layers, "jit_compile": False, "dropout": None, "ms_per_step": None,
-                "repeats": 0, "note": note, "machine": machine,
-            }
-            for length in sorted(timesteps)
-            for model in models
-        ])
+        return add_ratios(
+            [
+                {
+                    "backend": "torch",
+                    "model": model,
+                    "method": None,
+                    "timesteps": length,
+                    "batch_size": batch_size,
+                    "input_dim": input_dim,
+                    "units": units,
+                    "layers": layers,
+                    "jit_compile": False,
+                    "dropout": None,
+                    "ms_per_step": None,
+                    "repeats": 0,
+                    "note": note,
+                    "machine": machine,
+                }
+                for length in sorted(timesteps)
+                for model in models
+            ]
+        )
 
     if not _torch_installed():
         return skipped("skipped: torch is not installed (optional: pip install torch)")
@@ -87,10 +97,24 @@ def run_torch_rungs(
             np.save(os.path.join(directory, f"targets_{length}.npy"), targets)
         path = os.path.join(directory, "rows.json")
         command = [
-            sys.executable, torch_rungs.__file__, "--data", directory, "--output", path,
-            "--models", ",".join(models), "--units", str(units), "--layers", str(layers),
-            "--repeats", str(repeats), "--warmup", str(warmup),
-            "--max-seconds-per-row", str(max_seconds_per_row or 0),
+            sys.executable,
+            torch_rungs.__file__,
+            "--data",
+            directory,
+            "--output",
+            path,
+            "--models",
+            ",".join(models),
+            "--units",
+            str(units),
+            "--layers",
+            str(layers),
+            "--repeats",
+            str(repeats),
+            "--warmup",
+            str(warmup),
+            "--max-seconds-per-row",
+            str(max_seconds_per_row or 0),
         ]
         if log is None:
             command.append("--quiet")
@@ -134,7 +158,8 @@ def run_backends(argv, backends, models, log=None):
             if result.returncode != 0 or not os.path.exists(path):
                 print(
                     f"backend {backend} failed with exit status {result.returncode}",
-                    file=sys.stderr, flush=True,
+                    file=sys.stderr,
+                    flush=True,
                 )
                 continue
             with open(path) as handle:

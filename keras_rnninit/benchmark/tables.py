@@ -5,12 +5,14 @@ import math
 import os
 import platform
 
-from keras_rnninit.benchmark.ladder import DEEP_MODELS
-from keras_rnninit.benchmark.ladder import DEEP_TWINS
-from keras_rnninit.benchmark.ladder import METHODS
-from keras_rnninit.benchmark.ladder import MODELS
-from keras_rnninit.benchmark.ladder import TORCH_MODELS
-from keras_rnninit.benchmark.ladder import TWIN_OF
+from keras_rnninit.benchmark.ladder import (
+    DEEP_MODELS,
+    DEEP_TWINS,
+    METHODS,
+    MODELS,
+    TORCH_MODELS,
+    TWIN_OF,
+)
 
 ROW_KEYS = (
     "backend",

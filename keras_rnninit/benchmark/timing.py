@@ -7,17 +7,17 @@ import keras
 import numpy as np
 
 from keras_rnninit.benchmark import torch_rungs
-from keras_rnninit.benchmark.ladder import DEEP_MODELS
-from keras_rnninit.benchmark.ladder import DEEP_TWINS
-from keras_rnninit.benchmark.ladder import DEFAULT_TIMESTEPS
-from keras_rnninit.benchmark.ladder import KERAS_MODELS
-from keras_rnninit.benchmark.ladder import METHODS
-from keras_rnninit.benchmark.ladder import MODELS
-from keras_rnninit.benchmark.ladder import build_model
-from keras_rnninit.benchmark.ladder import make_adding_batch
-from keras_rnninit.benchmark.tables import add_ratios
-from keras_rnninit.benchmark.tables import describe_machine
-from keras_rnninit.benchmark.tables import progress_line
+from keras_rnninit.benchmark.ladder import (
+    DEEP_MODELS,
+    DEEP_TWINS,
+    DEFAULT_TIMESTEPS,
+    KERAS_MODELS,
+    METHODS,
+    MODELS,
+    build_model,
+    make_adding_batch,
+)
+from keras_rnninit.benchmark.tables import add_ratios, describe_machine, progress_line
 
 # A row is skipped when the cost predicted from the same rung's shorter lengths passes the
 # budget. The growth exponent is measured from the last two lengths, but never assumed below 1
@@ -42,6 +42,7 @@ def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_second
         A dict: `ms_per_step` (median), `ms_min`, `ms_max`, `repeats` (timed steps actually
         run), `first_step_s` (the compile step, seconds), `loss` (the last step's loss).
     """
+
     # train_on_batch returns the loss as a NumPy value, which waits for the step to finish on
     # every backend, so each timed interval covers the whole step.
     def step():

@@ -167,8 +167,7 @@ def time_training_step(network, inputs, targets, repeats=5, warmup=1, max_second
     return time_steps(step, repeats=repeats, warmup=warmup, max_seconds=max_seconds)
 
 
-def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_seconds=None,
-        log=None):
+def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_seconds=None, log=None):
     """Times every rung on every `(inputs, targets)` NumPy batch in `data`, in length order.
 
     Args:
@@ -191,10 +190,19 @@ def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_secon
         y = torch.from_numpy(targets)
         for model in models:
             row = {
-                "backend": "torch", "model": model, "method": None, "timesteps": timesteps,
-                "batch_size": batch_size, "input_dim": input_dim, "units": units,
-                "layers": layers, "jit_compile": False, "dropout": None, "ms_per_step": None,
-                "repeats": 0, "note": f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+                "backend": "torch",
+                "model": model,
+                "method": None,
+                "timesteps": timesteps,
+                "batch_size": batch_size,
+                "input_dim": input_dim,
+                "units": units,
+                "layers": layers,
+                "jit_compile": False,
+                "dropout": None,
+                "ms_per_step": None,
+                "repeats": 0,
+                "note": f"torch {torch.__version__}, {torch.get_num_threads()} threads",
             }
             rss_before = max_rss_mib()
             try:
@@ -203,7 +211,9 @@ def run(data, models=MODELS, units=128, layers=2, repeats=5, warmup=1, max_secon
                 if row["repeats"] < repeats:
                     row["note"] += f"; stopped after {row['repeats']} of {repeats} repeats (budget)"
             except Exception as error:  # A rung that cannot run is a row that says why.
-                row["note"] = f"failed: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+                row["note"] = (
+                    f"failed: {type(error).__name__}: {' '.join(str(error).split())[:300]}"
+                )
             row["max_rss_mib"] = round(max_rss_mib(), 1)
             row["max_rss_increase_mib"] = round(max_rss_mib() - rss_before, 1)
             rows.append(row)
@@ -236,18 +246,28 @@ def main(argv=None):
     data = []
     for name in sorted(os.listdir(args.data)):
         if name.startswith("inputs_") and name.endswith(".npy"):
-            suffix = name[len("inputs_"):]
+            suffix = name[len("inputs_") :]
             data.append(
-                (np.load(os.path.join(args.data, name)),
-                 np.load(os.path.join(args.data, "targets_" + suffix)))
+                (
+                    np.load(os.path.join(args.data, name)),
+                    np.load(os.path.join(args.data, "targets_" + suffix)),
+                )
             )
 
     def log(line):
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    rows = run(data, models, args.units, args.layers, args.repeats, args.warmup,
-               args.max_seconds_per_row or None, log)
+    rows = run(
+        data,
+        models,
+        args.units,
+        args.layers,
+        args.repeats,
+        args.warmup,
+        args.max_seconds_per_row or None,
+        log,
+    )
     with open(args.output, "w") as handle:
         json.dump(rows, handle, indent=1)
     return 0

@@ -5,11 +5,12 @@ train step (optimizer clipping, variable constraints); `GradientFlowMonitor` mea
 a held-out batch between steps.
 """
 
-from keras_rnninit.callbacks.clipping import GradientClipping
-from keras_rnninit.callbacks.clipping import RecurrentWeightClipping
-from keras_rnninit.callbacks.gradient_flow import GradientFlowError
-from keras_rnninit.callbacks.gradient_flow import GradientFlowMonitor
-from keras_rnninit.callbacks.gradient_flow import plot_gradient_flow
+from keras_rnninit.callbacks.clipping import GradientClipping, RecurrentWeightClipping
+from keras_rnninit.callbacks.gradient_flow import (
+    GradientFlowError,
+    GradientFlowMonitor,
+    plot_gradient_flow,
+)
 
 __all__ = [
     "GradientClipping",

@@ -13,7 +13,10 @@ def check_selection(layers, owner):
         layers = [layers]
     layers = list(layers)
     for item in layers:
-        if not (isinstance(item, str) or (isinstance(item, type) and issubclass(item, keras.layers.Layer))):
+        if not (
+            isinstance(item, str)
+            or (isinstance(item, type) and issubclass(item, keras.layers.Layer))
+        ):
             raise ValueError(
                 f"{owner} expects `layers` to hold layer names, class names or Layer classes. "
                 f"Received: layers={layers!r}"
@@ -198,9 +201,7 @@ def activate_step_settings(model, owner, params, apply, undo):
         # First use, or Keras made a new train function since (e.g. a re-compile).
         scope = _Scope(model.train_function)
         _SCOPES[model] = scope
-    scope.entries = {
-        key: entry for key, entry in scope.entries.items() if entry[0] is params
-    }
+    scope.entries = {key: entry for key, entry in scope.entries.items() if entry[0] is params}
     scope.entries[id(owner)] = (params, apply, undo)
     _rebuild(model, scope)
 

@@ -10,16 +10,9 @@ import numbers
 
 import keras
 
-from keras_rnninit._validation import PACKAGE
-from keras_rnninit._validation import check_bool
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_int
-from keras_rnninit._validation import check_positive
+from keras_rnninit._validation import PACKAGE, check_bool, check_choice, check_int, check_positive
 from keras_rnninit.callbacks import _utils
-from keras_rnninit.constraints import MagnitudeBound
-from keras_rnninit.constraints import SpectralNormBound
-from keras_rnninit.constraints import indrnn_bounds
-
+from keras_rnninit.constraints import MagnitudeBound, SpectralNormBound, indrnn_bounds
 
 # Keras optimizers clip with exactly one of these (checked in this order), inside `apply`.
 _CLIP_ATTRIBUTES = {"norm": "clipnorm", "global_norm": "global_clipnorm", "value": "clipvalue"}
@@ -131,7 +124,9 @@ class GradientClipping(keras.callbacks.Callback):
         saved = {}
 
         def apply():
-            saved.update({name: getattr(optimizer, name, None) for name in _CLIP_ATTRIBUTES.values()})
+            saved.update(
+                {name: getattr(optimizer, name, None) for name in _CLIP_ATTRIBUTES.values()}
+            )
             for name in _CLIP_ATTRIBUTES.values():
                 setattr(optimizer, name, None)
             setattr(optimizer, attribute, value)
@@ -352,7 +347,9 @@ class RecurrentWeightClipping(keras.callbacks.Callback):
             if len(kernel.shape) == 1:
                 is_last = self.last_layer and layer is indrnn[-1]
                 bounds = indrnn_bounds(
-                    self._timesteps_for(layer, parents), self.gamma, self.epsilon,
+                    self._timesteps_for(layer, parents),
+                    self.gamma,
+                    self.epsilon,
                     last_layer=is_last,
                 )
                 constraint = MagnitudeBound(*bounds)

@@ -9,11 +9,8 @@ import os
 import keras
 import numpy as np
 
-from keras_rnninit._validation import PACKAGE
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_positive
-from keras_rnninit.callbacks import _tensorboard
-from keras_rnninit.callbacks import _utils
+from keras_rnninit._validation import PACKAGE, check_choice, check_positive
+from keras_rnninit.callbacks import _tensorboard, _utils
 
 _LOGGER = logging.getLogger("keras_rnninit")
 
@@ -33,7 +30,9 @@ def _make_measure_function(model, trainable, others, probe, suffixes, sample_wei
     backend = keras.backend.backend()
 
     def loss_of(x, y, y_pred):
-        return model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+        return model.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        )
 
     if backend == "tensorflow":
         import tensorflow as tf
@@ -73,6 +72,7 @@ def _make_measure_function(model, trainable, others, probe, suffixes, sample_wei
                     bound(trainable_values, other_values, lambda: probe(x, training=False))
                 )
                 for h, suffix in zip(inputs, suffixes):
+
                     def suffix_loss(h, suffix=suffix):
                         return bound(
                             trainable_values,
@@ -104,72 +104,72 @@ def _as_list(value):
 class GradientFlowMonitor(keras.callbacks.Callback):
     """Measures gradient norms on a fixed batch during `fit`: overall, per layer, per time step.
 
-    Every epoch (or every `frequency` batches) it computes, on the held-out batch `data` with the
-    model in inference mode (`training=False`, so dropout is off):
+        Every epoch (or every `frequency` batches) it computes, on the held-out batch `data` with the
+        model in inference mode (`training=False`, so dropout is off):
 
-    - the global gradient norm `||dL/dw||` over all trainable weights,
-    - the gradient norm of each top-level layer's weights,
-    - for each selected recurrent layer, `||dL/dx_t||` for every step `t` of the layer's input
-      sequence (norm over batch and features): the gradient that reaches step `t`. For a layer
-      fed by another recurrent layer this is `dL/dh_t` of that layer. It is read by splitting the
-      model at the layer's input, so it needs a Functional or Sequential model.
+        - the global gradient norm `||dL/dw||` over all trainable weights,
+        - the gradient norm of each top-level layer's weights,
+        - for each selected recurrent layer, `||dL/dx_t||` for every step `t` of the layer's input
+          sequence (norm over batch and features): the gradient that reaches step `t`. For a layer
+          fed by another recurrent layer this is `dL/dh_t` of that layer. It is read by splitting the
+          model at the layer's input, so it needs a Functional or Sequential model.
 
-    Scalars go into `logs` (so `History`, `CSVLogger` and `TensorBoard` placed AFTER this callback
-    in the list see them), named with `log_prefix` (default `"grad"`):
+        Scalars go into `logs` (so `History`, `CSVLogger` and `TensorBoard` placed AFTER this callback
+        in the list see them), named with `log_prefix` (default `"grad"`):
 
-    ```
-    grad_norm                     global norm
-    grad_norm/<layer>             per layer
-    grad_first_step/<layer>       ||dL/dx_0||
-    grad_last_step/<layer>        ||dL/dx_{T-1}||
-    grad_reach/<layer>            number of final steps whose norm is >= reach_fraction * max
-    ```
+        ```
+        grad_norm                     global norm
+        grad_norm/<layer>             per layer
+        grad_first_step/<layer>       ||dL/dx_0||
+        grad_last_step/<layer>        ||dL/dx_{T-1}||
+        grad_reach/<layer>            number of final steps whose norm is >= reach_fraction * max
+        ```
 
-    The per-step norms are kept in `self.records`, optionally appended to a CSV file
-    (`epoch,batch,layer,timestep,norm`; a later `fit` appends) and plotted to a PNG at the end of `fit` (matplotlib is
-    imported only then; a missing matplotlib raises an `ImportError` at the start of `fit`).
-With `tensorboard_dir`, every measurement also writes that plot, of the measurements so far, as
-the image `gradient_flow` to TensorBoard event files in that folder (at step `epoch` with
-`frequency="epoch"`, else at the optimizer's iteration count); this needs matplotlib and
-TensorFlow (as the event-file writer, on any Keras backend).
+        The per-step norms are kept in `self.records`, optionally appended to a CSV file
+        (`epoch,batch,layer,timestep,norm`; a later `fit` appends) and plotted to a PNG at the end of `fit` (matplotlib is
+        imported only then; a missing matplotlib raises an `ImportError` at the start of `fit`).
+    With `tensorboard_dir`, every measurement also writes that plot, of the measurements so far, as
+    the image `gradient_flow` to TensorBoard event files in that folder (at step `epoch` with
+    `frequency="epoch"`, else at the optimizer's iteration count); this needs matplotlib and
+    TensorFlow (as the event-file writer, on any Keras backend).
 
-    A NaN/Inf gradient, or a norm above `max_norm`, stops training (`on_failure="stop"`: the
-    weights of the last measurement that passed, or of the start of `fit`, are restored and
-    `model.stop_training` is set) or raises `GradientFlowError` (`"raise"`); the message names
-    the layer. With `frequency="epoch"` the measurement is taken after the epoch's last step,
-    before any callback's `on_epoch_end` (when the number of steps is known), so a
-    `ModelCheckpoint` anywhere in the list never saves the failed weights over the last good
-    file: with `"raise"` it does not run, with `"stop"` it saves the restored good weights.
+        A NaN/Inf gradient, or a norm above `max_norm`, stops training (`on_failure="stop"`: the
+        weights of the last measurement that passed, or of the start of `fit`, are restored and
+        `model.stop_training` is set) or raises `GradientFlowError` (`"raise"`); the message names
+        the layer. With `frequency="epoch"` the measurement is taken after the epoch's last step,
+        before any callback's `on_epoch_end` (when the number of steps is known), so a
+        `ModelCheckpoint` anywhere in the list never saves the failed weights over the last good
+        file: with `"raise"` it does not run, with `"stop"` it saves the restored good weights.
 
-    Args:
-        data: The held-out batch, `(x, y)` or `(x, y, sample_weight)` of arrays. Not part of the
-            config; pass it again after `from_config`. Defaults to `None` (an error at `fit`).
-        layers: Recurrent layers to measure over time: `None` (every layer with
-            `layer.cell.recurrent_kernel` among the model's top-level layers), or a list of
-            layer names, class names and Layer classes. Defaults to `None`.
-        frequency: `"epoch"`, or an int `N` to measure every `N` training batches. Defaults to
-            `"epoch"`.
-        max_norm: Failure threshold on the global and per-layer norms, or `None` for NaN/Inf
-            only. Defaults to `None`.
-        on_failure: `"stop"` or `"raise"`. Defaults to `"stop"`.
-        csv_path: File to write the per-step norms to, or `None`. Defaults to `None`.
-        plot_path: PNG file for a gradient-over-time plot at the end of `fit`, or `None`.
-            Defaults to `None`.
-        reach_fraction: Threshold for `grad_reach`, relative to the largest per-step norm.
-            Defaults to `1e-3`.
-        log_prefix: Prefix of the names written into `logs`. Defaults to `"grad"`.
-        tensorboard_dir: Folder for TensorBoard event files with the gradient-flow image, or
-            `None`. Defaults to `None`.
+        Args:
+            data: The held-out batch, `(x, y)` or `(x, y, sample_weight)` of arrays. Not part of the
+                config; pass it again after `from_config`. Defaults to `None` (an error at `fit`).
+            layers: Recurrent layers to measure over time: `None` (every layer with
+                `layer.cell.recurrent_kernel` among the model's top-level layers), or a list of
+                layer names, class names and Layer classes. Defaults to `None`.
+            frequency: `"epoch"`, or an int `N` to measure every `N` training batches. Defaults to
+                `"epoch"`.
+            max_norm: Failure threshold on the global and per-layer norms, or `None` for NaN/Inf
+                only. Defaults to `None`.
+            on_failure: `"stop"` or `"raise"`. Defaults to `"stop"`.
+            csv_path: File to write the per-step norms to, or `None`. Defaults to `None`.
+            plot_path: PNG file for a gradient-over-time plot at the end of `fit`, or `None`.
+                Defaults to `None`.
+            reach_fraction: Threshold for `grad_reach`, relative to the largest per-step norm.
+                Defaults to `1e-3`.
+            log_prefix: Prefix of the names written into `logs`. Defaults to `"grad"`.
+            tensorboard_dir: Folder for TensorBoard event files with the gradient-flow image, or
+                `None`. Defaults to `None`.
 
-    Example:
+        Example:
 
-    ```python
-    monitor = keras_rnninit.callbacks.GradientFlowMonitor(
-        data=(x_val[:64], y_val[:64]), plot_path="gradient_flow.png"
-    )
-    history = model.fit(x, y, epochs=10, callbacks=[monitor])
-    history.history["grad_reach/simple_rnn"]
-    ```
+        ```python
+        monitor = keras_rnninit.callbacks.GradientFlowMonitor(
+            data=(x_val[:64], y_val[:64]), plot_path="gradient_flow.png"
+        )
+        history = model.fit(x, y, epochs=10, callbacks=[monitor])
+        history.history["grad_reach/simple_rnn"]
+        ```
     """
 
     def __init__(
@@ -194,7 +194,9 @@ TensorFlow (as the event-file writer, on any Keras backend).
         self.data = None if data is None else tuple(data)
         self.layers = _utils.check_selection(layers, owner)
         if frequency != "epoch" and (
-            isinstance(frequency, bool) or not isinstance(frequency, numbers.Integral) or frequency < 1
+            isinstance(frequency, bool)
+            or not isinstance(frequency, numbers.Integral)
+            or frequency < 1
         ):
             raise ValueError(
                 f"{owner} expects `frequency` to be 'epoch' or a positive int. Received: frequency={frequency!r}"
@@ -206,10 +208,14 @@ TensorFlow (as the event-file writer, on any Keras backend).
         self.plot_path = None if plot_path is None else str(plot_path)
         reach_fraction = check_positive("reach_fraction", reach_fraction, owner)
         if reach_fraction >= 1:
-            raise ValueError(f"{owner} expects `reach_fraction` < 1. Received: reach_fraction={reach_fraction!r}")
+            raise ValueError(
+                f"{owner} expects `reach_fraction` < 1. Received: reach_fraction={reach_fraction!r}"
+            )
         self.reach_fraction = reach_fraction
         if not isinstance(log_prefix, str) or not log_prefix:
-            raise ValueError(f"{owner} expects `log_prefix` to be a non-empty str. Received: log_prefix={log_prefix!r}")
+            raise ValueError(
+                f"{owner} expects `log_prefix` to be a non-empty str. Received: log_prefix={log_prefix!r}"
+            )
         self.log_prefix = log_prefix
         self.tensorboard_dir = None if tensorboard_dir is None else str(tensorboard_dir)
         self._image_writer = None
@@ -280,7 +286,9 @@ TensorFlow (as the event-file writer, on any Keras backend).
                 ) from error
         self._x = keras.ops.convert_to_tensor(x) if not isinstance(x, (list, tuple, dict)) else x
         self._y = keras.ops.convert_to_tensor(y) if not isinstance(y, (list, tuple, dict)) else y
-        sample_weight = None if sample_weight is None else keras.ops.convert_to_tensor(sample_weight)
+        sample_weight = (
+            None if sample_weight is None else keras.ops.convert_to_tensor(sample_weight)
+        )
         self._measure = _make_measure_function(
             model, trainable, others, probe, suffixes, sample_weight
         )
@@ -301,7 +309,9 @@ TensorFlow (as the event-file writer, on any Keras backend).
         for name, g in zip(self._layer_of, grads):
             if g is None:
                 continue
-            squares[name] = squares.get(name, 0.0) + float(np.sum(np.square(keras.ops.convert_to_numpy(g).astype("float64"))))
+            squares[name] = squares.get(name, 0.0) + float(
+                np.sum(np.square(keras.ops.convert_to_numpy(g).astype("float64")))
+            )
         timestep_norms = {}
         for layer, g in zip(self._timed_layers, input_grads):
             g = keras.ops.convert_to_numpy(g).astype("float64")
@@ -524,7 +534,12 @@ def plot_gradient_flow(runs, path=None, title=None):
                 when = f"epoch {record['epoch']}" + (
                     "" if record.get("batch") is None else f" batch {record['batch']}"
                 )
-            axis.semilogy(np.arange(len(norms)), np.maximum(norms, 1e-30), color=(0.1, 0.3, 0.8, shade), label=when)
+            axis.semilogy(
+                np.arange(len(norms)),
+                np.maximum(norms, 1e-30),
+                color=(0.1, 0.3, 0.8, shade),
+                label=when,
+            )
         axis.set_xlabel("time step t")
         axis.set_ylabel("||dL/dx_t||")
         axis.set_title(f"{label} {name}".strip())

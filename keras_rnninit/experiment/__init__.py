@@ -20,27 +20,29 @@ tensorboard/    with --tensorboard: Keras' TensorBoard logs (train/, validation/
 ```
 """
 
-from keras_rnninit.experiment.cli import DISTRIBUTE_CHOICES
-from keras_rnninit.experiment.cli import LR_DECAY_CHOICES
-from keras_rnninit.experiment.cli import fraction
-from keras_rnninit.experiment.cli import growth_factor
-from keras_rnninit.experiment.cli import make_parser
-from keras_rnninit.experiment.cli import nonnegative_float
-from keras_rnninit.experiment.cli import nonnegative_int
-from keras_rnninit.experiment.cli import parse_args
-from keras_rnninit.experiment.cli import positive_float
-from keras_rnninit.experiment.cli import positive_int
+from keras_rnninit.experiment.cli import (
+    DISTRIBUTE_CHOICES,
+    LR_DECAY_CHOICES,
+    fraction,
+    growth_factor,
+    make_parser,
+    nonnegative_float,
+    nonnegative_int,
+    parse_args,
+    positive_float,
+    positive_int,
+)
 from keras_rnninit.experiment.config import RunConfig
-from keras_rnninit.experiment.history import plot_history
-from keras_rnninit.experiment.history import read_history
-from keras_rnninit.experiment.history import write_json
-from keras_rnninit.experiment.training import distribution_strategy
-from keras_rnninit.experiment.training import format_metric
-from keras_rnninit.experiment.training import make_callbacks
-from keras_rnninit.experiment.training import make_optimizer
-from keras_rnninit.experiment.training import model_builder
-from keras_rnninit.experiment.training import tensorboard_callbacks
-from keras_rnninit.experiment.training import train_and_evaluate
+from keras_rnninit.experiment.history import plot_history, read_history, write_json
+from keras_rnninit.experiment.training import (
+    distribution_strategy,
+    format_metric,
+    make_callbacks,
+    make_optimizer,
+    model_builder,
+    tensorboard_callbacks,
+    train_and_evaluate,
+)
 
 __all__ = [
     "DISTRIBUTE_CHOICES",

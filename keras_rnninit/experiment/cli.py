@@ -72,7 +72,9 @@ def make_parser(description, defaults=None, quick=None, name=None, ignored=()):
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(_defaults={**_COMMON_DEFAULTS, **(defaults or {})}, _quick=dict(quick or {}))
+    parser.set_defaults(
+        _defaults={**_COMMON_DEFAULTS, **(defaults or {})}, _quick=dict(quick or {})
+    )
     ignored = set(ignored)
 
     def add(flag, *args, **kwargs):
@@ -86,29 +88,51 @@ def make_parser(description, defaults=None, quick=None, name=None, ignored=()):
     add("--layers", type=positive_int, help="recurrent layers (family default if omitted)")
     add("--timesteps", type=positive_int, help="sequence length T")
     add("--epochs", type=positive_int, help="training epochs")
-    add("--steps-per-epoch", type=nonnegative_int,
-        help="batches per epoch (0: the whole training set)")
-    add("--validation-steps", type=nonnegative_int,
-        help="validation batches after each epoch (0: all)")
+    add(
+        "--steps-per-epoch",
+        type=nonnegative_int,
+        help="batches per epoch (0: the whole training set)",
+    )
+    add(
+        "--validation-steps",
+        type=nonnegative_int,
+        help="validation batches after each epoch (0: all)",
+    )
     add("--test-steps", type=nonnegative_int, help="test batches for the final evaluation (0: all)")
     add("--batch-size", type=positive_int, help="global batch size")
     add("--learning-rate", type=positive_float, help="Adam learning rate")
-    add("--lr-decay", choices=LR_DECAY_CHOICES,
+    add(
+        "--lr-decay",
+        choices=LR_DECAY_CHOICES,
         help="learning-rate schedule: none (constant) or cosine (from --learning-rate down to "
-        "1%% of it over the whole run)")
+        "1%% of it over the whole run)",
+    )
     add("--clip-value", type=positive_float, help="clip every gradient element to [-v, v]")
     add("--clip-norm", type=positive_float, help="clip the global gradient norm")
-    add("--jit", action=argparse.BooleanOptionalAction,
-        help="compile the train step with XLA (default: on, off with --distribute)")
+    add(
+        "--jit",
+        action=argparse.BooleanOptionalAction,
+        help="compile the train step with XLA (default: on, off with --distribute)",
+    )
     add("--quick", action="store_true", help="tiny sizes: a smoke run of seconds")
-    add("--tensorboard", action="store_true",
+    add(
+        "--tensorboard",
+        action="store_true",
         help="also log to OUTPUT_DIR/tensorboard/ for TensorBoard (needs the tensorboard "
-        "package: pip install keras-rnninit[examples])")
+        "package: pip install keras-rnninit[examples])",
+    )
     add("--output-dir", help="where every output file goes")
-    add("--distribute", choices=DISTRIBUTE_CHOICES, default="none",
-        help="tf.distribute strategy (TensorFlow backend only)")
-    add("--seed", type=nonnegative_int,
-        help="seed of every random draw (weights, data, permutation)")
+    add(
+        "--distribute",
+        choices=DISTRIBUTE_CHOICES,
+        default="none",
+        help="tf.distribute strategy (TensorFlow backend only)",
+    )
+    add(
+        "--seed",
+        type=nonnegative_int,
+        help="seed of every random draw (weights, data, permutation)",
+    )
     # Keep the attribute for the harness (config.json), None: parse_args leaves it unfilled.
     parser.set_defaults(_ignored=tuple(sorted(ignored)), **{name: None for name in ignored})
     return parser

@@ -6,6 +6,7 @@ import math
 import os
 import sys
 
+
 def backed_up_epochs(backup_dir):
     """The number of epochs `BackupAndRestore` saved in `backup_dir`, or None without a backup."""
     path = os.path.join(backup_dir, "training_metadata.json")
@@ -61,9 +62,12 @@ def plot_history(history_path, png_path, title=None):
         return None
     history = read_history(history_path)
     epochs = [int(e) + 1 for e in history.get("epoch", [])]
-    names = [k for k in history if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
-    figure, axes = pyplot.subplots(1, max(len(names), 1), figsize=(5 * max(len(names), 1), 3.5),
-                                   squeeze=False)
+    names = [
+        k for k in history if k != "epoch" and not k.startswith("val_") and k != "learning_rate"
+    ]
+    figure, axes = pyplot.subplots(
+        1, max(len(names), 1), figsize=(5 * max(len(names), 1), 3.5), squeeze=False
+    )
     for axis, name in zip(axes[0], names):
         axis.plot(epochs, history[name], marker=".", label="train")
         if f"val_{name}" in history:

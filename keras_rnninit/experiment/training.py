@@ -10,16 +10,18 @@ import time
 import keras
 
 from keras_rnninit import models
-from keras_rnninit.callbacks import GradientFlowMonitor
-from keras_rnninit.callbacks import _tensorboard
+from keras_rnninit.callbacks import GradientFlowMonitor, _tensorboard
 from keras_rnninit.experiment.cli import DISTRIBUTE_CHOICES
 from keras_rnninit.experiment.config import as_run_config
-from keras_rnninit.experiment.history import backed_up_epochs
-from keras_rnninit.experiment.history import finite_or_none
-from keras_rnninit.experiment.history import plot_history
-from keras_rnninit.experiment.history import read_history
-from keras_rnninit.experiment.history import trim_history
-from keras_rnninit.experiment.history import write_json
+from keras_rnninit.experiment.history import (
+    backed_up_epochs,
+    finite_or_none,
+    plot_history,
+    read_history,
+    trim_history,
+    write_json,
+)
+
 
 def distribution_strategy(name):
     """Returns the `tf.distribute` strategy for `--distribute`, or None for `"none"`.
@@ -40,7 +42,9 @@ def distribution_strategy(name):
     ```
     """
     if name not in DISTRIBUTE_CHOICES:
-        raise ValueError(f"`distribute` must be one of {DISTRIBUTE_CHOICES}. Received: distribute={name!r}")
+        raise ValueError(
+            f"`distribute` must be one of {DISTRIBUTE_CHOICES}. Received: distribute={name!r}"
+        )
     if name == "none":
         return None
     backend = keras.backend.backend()
@@ -180,13 +184,18 @@ def model_builder(run, info, **kwargs):
         "units": run.units,
         "num_layers": run.layers,
         "seed": run.seed,
-        "vocabulary_size": info.get("vocabulary_size") if info.get("input_dtype") == "int32" else None,
+        "vocabulary_size": info.get("vocabulary_size")
+        if info.get("input_dtype") == "int32"
+        else None,
         **kwargs,
     }
 
     def build():
         return models.build_model(
-            run.model, tuple(info["input_shape"]), info["output_kind"], info.get("num_classes"),
+            run.model,
+            tuple(info["input_shape"]),
+            info["output_kind"],
+            info.get("num_classes"),
             **options,
         )
 
@@ -194,8 +203,18 @@ def model_builder(run, info, **kwargs):
 
 
 def train_and_evaluate(
-    run, build_model, train_data, *, loss, metrics=(), validation_data=None, test_data=None,
-    config=None, summary=None, callbacks=(), derive=None,
+    run,
+    build_model,
+    train_data,
+    *,
+    loss,
+    metrics=(),
+    validation_data=None,
+    test_data=None,
+    config=None,
+    summary=None,
+    callbacks=(),
+    derive=None,
 ):
     """Builds, compiles, trains and evaluates one model and writes every output file.
 
@@ -252,7 +271,9 @@ def train_and_evaluate(
     with scope:
         model = build_model()
         model.compile(
-            optimizer=make_optimizer(run, total_steps), loss=loss, metrics=list(metrics),
+            optimizer=make_optimizer(run, total_steps),
+            loss=loss,
+            metrics=list(metrics),
             jit_compile=run.jit,
         )
     model.summary()
@@ -299,7 +320,8 @@ def train_and_evaluate(
     write_json(os.path.join(run.output_dir, "metrics.json"), results)
     if os.path.exists(history_path):
         plot_history(
-            history_path, os.path.join(run.output_dir, "learning_curve.png"),
+            history_path,
+            os.path.join(run.output_dir, "learning_curve.png"),
             title=f"{run.program}: {run.model}",
         )
     print(json.dumps(results.get("test", results), indent=2, sort_keys=True))

@@ -5,14 +5,10 @@ Both take `(batch, timesteps, features)` sequences. Their batch normalization is
 are taken over batch AND time, as the Deep IndRNN paper does for classification.
 """
 
-
 import keras
 from keras import ops
 
-from keras_rnninit._validation import PACKAGE
-from keras_rnninit._validation import check_bool
-from keras_rnninit._validation import check_fraction
-from keras_rnninit._validation import check_int
+from keras_rnninit._validation import PACKAGE, check_bool, check_fraction, check_int
 from keras_rnninit.layers.indrnn import IndRNN
 
 
@@ -54,10 +50,15 @@ def _make_indrnn(block, index, last_layer, return_sequences):
         block.units,
         activation=block.activation,
         kernel_initializer=_fresh(
-            keras.initializers.get, block.kernel_initializer, index, _sub_seed(block.seed, 200 + index)
+            keras.initializers.get,
+            block.kernel_initializer,
+            index,
+            _sub_seed(block.seed, 200 + index),
         ),
         recurrent_initializer=_fresh(
-            keras.initializers.get, block.recurrent_initializer, index,
+            keras.initializers.get,
+            block.recurrent_initializer,
+            index,
             _sub_seed(block.seed, 300 + index),
         ),
         kernel_regularizer=_fresh(keras.regularizers.get, block.kernel_regularizer),
@@ -107,9 +108,20 @@ def _last_valid_step(x, mask):
 # The arguments both blocks take and pass to every IndRNN layer they make (their signatures
 # list them again, for the reader and the API reference).
 _SHARED_ARGUMENTS = (
-    "units", "timesteps", "activation", "batch_norm_momentum", "dropout", "return_sequences",
-    "last_layer", "gamma", "epsilon", "method", "kernel_initializer", "recurrent_initializer",
-    "kernel_regularizer", "seed",
+    "units",
+    "timesteps",
+    "activation",
+    "batch_norm_momentum",
+    "dropout",
+    "return_sequences",
+    "last_layer",
+    "gamma",
+    "epsilon",
+    "method",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "kernel_regularizer",
+    "seed",
 )
 
 
@@ -185,7 +197,6 @@ class _IndRNNBlockBase(keras.layers.Layer):
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
-
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -451,7 +462,9 @@ class ResidualIndRNNBlock(_IndRNNBlockBase):
             keras.layers.Dense(
                 width,
                 kernel_initializer=_fresh(
-                    keras.initializers.get, self.projection_initializer, index,
+                    keras.initializers.get,
+                    self.projection_initializer,
+                    index,
                     _sub_seed(self.seed, 400 + index),
                 ),
                 kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),

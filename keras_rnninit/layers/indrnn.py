@@ -1,26 +1,34 @@
 """IndRNN: independently recurrent units, as a Keras cell and as a fast Keras RNN layer."""
 
-
 import keras
 from keras import ops
 
 from keras_rnninit import recurrence
-from keras_rnninit._validation import PACKAGE
-from keras_rnninit._validation import check_bool
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_fraction
-from keras_rnninit._validation import check_int
-from keras_rnninit.constraints import MagnitudeBound
-from keras_rnninit.constraints import indrnn_bounds
+from keras_rnninit._validation import PACKAGE, check_bool, check_choice, check_fraction, check_int
+from keras_rnninit.constraints import MagnitudeBound, indrnn_bounds
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 
 _METHODS = ("auto",) + recurrence.METHODS
 # IndRNNCell's arguments, which IndRNN takes too and hands to the cell it runs.
 _CELL_ARGUMENTS = (
-    "units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer",
-    "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-    "kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout", "timesteps",
-    "last_layer", "gamma", "epsilon", "seed",
+    "units",
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "timesteps",
+    "last_layer",
+    "gamma",
+    "epsilon",
+    "seed",
 )
 
 
@@ -159,7 +167,11 @@ class IndRNNCell(keras.layers.Layer, _keras_dropout_mixin()):
         # Validates gamma and epsilon whether or not they are used.
         indrnn_bounds(1, gamma=gamma, epsilon=epsilon, last_layer=last_layer)
         if timesteps is None:
-            unused = {"last_layer": (last_layer, False), "gamma": (gamma, 2.0), "epsilon": (epsilon, None)}
+            unused = {
+                "last_layer": (last_layer, False),
+                "gamma": (gamma, 2.0),
+                "epsilon": (epsilon, None),
+            }
             for name, (value, default) in unused.items():
                 if value != default:
                     raise ValueError(
@@ -420,7 +432,9 @@ class IndRNN(keras.layers.RNN):
             `"sequential"`, `"chunked"`, `"parallel"` or `None`.
         """
         if self.method == "auto":
-            return None if self.unroll else recurrence.select_method(self._activation_spec, timesteps)
+            return (
+                None if self.unroll else recurrence.select_method(self._activation_spec, timesteps)
+            )
         if self.method != "sequential" and timesteps is None:
             raise ValueError(
                 f"IndRNN method={self.method!r} needs a static number of timesteps; give the "
@@ -471,7 +485,9 @@ class IndRNN(keras.layers.RNN):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         try:
-            return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+            return super().call(
+                sequences, initial_state=initial_state, mask=mask, training=training
+            )
         finally:
             # Keras resets masks of its own mixin; this also covers the fallback mixin.
             self.cell.reset_dropout_mask()

@@ -5,13 +5,15 @@ Named `recurrence`, not `kernels`, so that it does not read like the layers' `ke
 Internal: the public entry points are `keras_rnninit.IndRNN` and `keras_rnninit.IndRNNCell`.
 """
 
-from keras_rnninit.recurrence.indrnn import METHODS
-from keras_rnninit.recurrence.indrnn import ActivationSpec
-from keras_rnninit.recurrence.indrnn import activation_spec
-from keras_rnninit.recurrence.indrnn import default_chunk_size
-from keras_rnninit.recurrence.indrnn import compute_states
-from keras_rnninit.recurrence.indrnn import select_method
-from keras_rnninit.recurrence.indrnn import supported_methods
+from keras_rnninit.recurrence.indrnn import (
+    METHODS,
+    ActivationSpec,
+    activation_spec,
+    compute_states,
+    default_chunk_size,
+    select_method,
+    supported_methods,
+)
 
 __all__ = [
     "METHODS",

@@ -55,7 +55,10 @@ def scan(step, init, xs, reverse=False):
         import jax
 
         carry, ys = jax.lax.scan(
-            lambda c, x: tuple(tuple(v) for v in step(c, x)), tuple(init), tuple(xs), reverse=reverse
+            lambda c, x: tuple(tuple(v) for v in step(c, x)),
+            tuple(init),
+            tuple(xs),
+            reverse=reverse,
         )
         return carry, ys
     if backend == "tensorflow":
@@ -143,8 +146,6 @@ def _doubling_scan(combine, elems):
         earlier = tuple(e[:-offset] for e in elems)
         later = tuple(e[offset:] for e in elems)
         combined = combine(earlier, later)
-        elems = tuple(
-            ops.concatenate([e[:offset], c], axis=0) for e, c in zip(elems, combined)
-        )
+        elems = tuple(ops.concatenate([e[:offset], c], axis=0) for e, c in zip(elems, combined))
         offset *= 2
     return elems

@@ -40,9 +40,7 @@ METHODS = ("sequential", "chunked", "parallel")
 
 # How an activation is run: "clip" activations are `clip(scale * z + offset, lo, hi)`
 # (infinite bounds mean no clip); "tanh" and "sigmoid" run sequentially only.
-ActivationSpec = collections.namedtuple(
-    "ActivationSpec", ["kind", "scale", "offset", "lo", "hi"]
-)
+ActivationSpec = collections.namedtuple("ActivationSpec", ["kind", "scale", "offset", "lo", "hi"])
 
 _INF = float("inf")
 
@@ -340,6 +338,7 @@ def _forward_sequential(spec, a, u, h0, step_mask):
 
 def _backward_sequential(spec, states, upstream, u, step_mask):
     """`(da, dh_0, sum over t >= 2 and the batch of da_t * h_{t-1})` in one reverse loop."""
+
     # The carry is (J_{t+1} * delta_{t+1}, da_{t+1}, the du sum so far per batch row), the
     # output da_t. Step t meets h_t (its input) while it still holds da_{t+1}, so it adds their
     # product: du needs no shifted copy of the states, and no (T, batch, units) product is
@@ -505,7 +504,10 @@ def _forward_chunked(spec, a, u, h0, step_mask, chunk_size):
         slope, offset, low, high = carry
         image_low, image_high = _image(u, x[0], low, high)
         composed = (
-            u * slope, x[0] + u * offset, _clip(image_low, lo, hi), _clip(image_high, lo, hi)
+            u * slope,
+            x[0] + u * offset,
+            _clip(image_low, lo, hi),
+            _clip(image_high, lo, hi),
         )
         if len(x) > 1:
             keep = x[1] > 0
@@ -518,8 +520,15 @@ def _forward_chunked(spec, a, u, h0, step_mask, chunk_size):
 
     xs = (a,) if step_mask is None else (a, step_mask)
     return _chunked(
-        xs, h0, chunk_size, compose_step, apply_step,
-        _compose_clamped, _apply_clamped, _CLAMPED_IDENTITY, reverse=False,
+        xs,
+        h0,
+        chunk_size,
+        compose_step,
+        apply_step,
+        _compose_clamped,
+        _apply_clamped,
+        _CLAMPED_IDENTITY,
+        reverse=False,
     )
 
 
@@ -533,6 +542,13 @@ def _reverse_linear_chunked(slopes, offsets, chunk_size):
         return x[1] + x[0] * h
 
     return _chunked(
-        (slopes, offsets), ops.zeros_like(offsets[0]), chunk_size, compose_step, apply_step,
-        _compose_linear, _apply_linear, _LINEAR_IDENTITY, reverse=True,
+        (slopes, offsets),
+        ops.zeros_like(offsets[0]),
+        chunk_size,
+        compose_step,
+        apply_step,
+        _compose_linear,
+        _apply_linear,
+        _LINEAR_IDENTITY,
+        reverse=True,
     )

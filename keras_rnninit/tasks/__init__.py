@@ -8,33 +8,38 @@ The pipelines need TensorFlow (`pip install keras-rnninit[tensorflow]`); they fe
 Keras backend.
 """
 
-from keras_rnninit._task_info import OUTPUT_KINDS
-from keras_rnninit._task_info import TaskInfo
-from keras_rnninit.tasks.common import DatasetUnavailableError
-from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import measure_throughput
-from keras_rnninit.tasks.mnist import MNIST_CHANCE_ACCURACY
-from keras_rnninit.tasks.mnist import mnist_permutation
-from keras_rnninit.tasks.mnist import permuted_pixel_mnist
-from keras_rnninit.tasks.mnist import pixel_mnist
-from keras_rnninit.tasks.mnist import read_idx
-from keras_rnninit.tasks.mnist import read_mnist
-from keras_rnninit.tasks.ntu import NTU_CROSS_SUBJECT_TRAINING_SUBJECTS
-from keras_rnninit.tasks.ntu import NTU_CROSS_VIEW_TRAINING_CAMERAS
-from keras_rnninit.tasks.ntu import ntu_skeletons
-from keras_rnninit.tasks.ntu import parse_ntu_name
-from keras_rnninit.tasks.ntu import read_ntu_skeleton
-from keras_rnninit.tasks.synthetic import ADDING_BASELINE_MSE
-from keras_rnninit.tasks.synthetic import MARKER_RULES
-from keras_rnninit.tasks.synthetic import MULTIPLICATION_BASELINE_MSE
-from keras_rnninit.tasks.synthetic import PARITY_CHANCE_ACCURACY
-from keras_rnninit.tasks.synthetic import adding_problem
-from keras_rnninit.tasks.synthetic import multiplication_problem
-from keras_rnninit.tasks.synthetic import parity
-from keras_rnninit.tasks.text import bits_per_character
-from keras_rnninit.tasks.text import language_model_windows
-from keras_rnninit.tasks.text import penn_treebank_characters
-from keras_rnninit.tasks.text import read_characters
+from keras_rnninit._task_info import OUTPUT_KINDS, TaskInfo
+from keras_rnninit.tasks.common import DatasetUnavailableError, TaskData, measure_throughput
+from keras_rnninit.tasks.mnist import (
+    MNIST_CHANCE_ACCURACY,
+    mnist_permutation,
+    permuted_pixel_mnist,
+    pixel_mnist,
+    read_idx,
+    read_mnist,
+)
+from keras_rnninit.tasks.ntu import (
+    NTU_CROSS_SUBJECT_TRAINING_SUBJECTS,
+    NTU_CROSS_VIEW_TRAINING_CAMERAS,
+    ntu_skeletons,
+    parse_ntu_name,
+    read_ntu_skeleton,
+)
+from keras_rnninit.tasks.synthetic import (
+    ADDING_BASELINE_MSE,
+    MARKER_RULES,
+    MULTIPLICATION_BASELINE_MSE,
+    PARITY_CHANCE_ACCURACY,
+    adding_problem,
+    multiplication_problem,
+    parity,
+)
+from keras_rnninit.tasks.text import (
+    bits_per_character,
+    language_model_windows,
+    penn_treebank_characters,
+    read_characters,
+)
 from keras_rnninit.tasks.ucf101 import ucf101_features
 
 __all__ = [

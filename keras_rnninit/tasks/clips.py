@@ -3,8 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_rnninit._validation import check_fraction
-from keras_rnninit._validation import check_int
+from keras_rnninit._validation import check_fraction, check_int
 
 
 def segment_indices(length, frames, uniform_draws=None):
@@ -13,9 +12,7 @@ def segment_indices(length, frames, uniform_draws=None):
     Evaluation takes each segment's middle frame; training (`uniform_draws` in [0, 1)) a random
     frame of each segment, as IndRNN does for NTU. Clips shorter than `frames` repeat frames.
     """
-    edges = tf.cast(
-        tf.floor(tf.linspace(0.0, tf.cast(length, tf.float32), frames + 1)), tf.int32
-    )
+    edges = tf.cast(tf.floor(tf.linspace(0.0, tf.cast(length, tf.float32), frames + 1)), tf.int32)
     start = edges[:-1]
     width = tf.maximum(edges[1:] - start, 1)
     if uniform_draws is None:
@@ -40,7 +37,5 @@ def check_split_arguments(owner, batch_size, shuffle_buffer, seed, validation_fr
         check_int("batch_size", batch_size, minimum=1, owner=owner),
         check_int("shuffle_buffer", shuffle_buffer, minimum=1, owner=owner),
         check_int("seed", seed, minimum=0, owner=owner),
-        check_fraction(
-            "validation_fraction", validation_fraction, owner=owner, open_minimum=True
-        ),
+        check_fraction("validation_fraction", validation_fraction, owner=owner, open_minimum=True),
     )

@@ -3,8 +3,7 @@
 import socket
 import time
 import urllib.parse
-from typing import Any
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
@@ -85,9 +84,7 @@ def steps_per_split(sizes, batch_size):
     }
 
 
-def finish(
-    dataset, *, batch_size, shuffle, seed, shuffle_buffer, drop_remainder, batch_map=None
-):
+def finish(dataset, *, batch_size, shuffle, seed, shuffle_buffer, drop_remainder, batch_map=None):
     """Shuffles (optionally), batches, maps `batch_map` over whole batches, prefetches.
 
     Mapping after batching runs one vectorised op per batch instead of one per example.

@@ -13,13 +13,15 @@ import struct
 import numpy as np
 import tensorflow as tf
 
-from keras_rnninit._validation import check_int
-from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit._task_info import TaskInfo
-from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import check_reachable
-from keras_rnninit.tasks.common import finish
-from keras_rnninit.tasks.common import steps_per_split
+from keras_rnninit._validation import check_int
+from keras_rnninit.tasks.common import (
+    DatasetUnavailableError,
+    TaskData,
+    check_reachable,
+    finish,
+    steps_per_split,
+)
 
 NUM_PIXELS = 784
 NUM_CLASSES = 10
@@ -126,13 +128,13 @@ def read_mnist(directory):
     elif os.path.isfile(os.path.join(directory, MNIST_NPZ_FILE)):
         with np.load(os.path.join(directory, MNIST_NPZ_FILE)) as npz:
             arrays = {
-                "train_images": npz["x_train"], "train_labels": npz["y_train"],
-                "test_images": npz["x_test"], "test_labels": npz["y_test"],
+                "train_images": npz["x_train"],
+                "train_labels": npz["y_train"],
+                "test_images": npz["x_test"],
+                "test_labels": npz["y_test"],
             }
     else:
-        missing = [
-            stem + "[.gz]" for key, stem in MNIST_IDX_FILES.items() if paths[key] is None
-        ]
+        missing = [stem + "[.gz]" for key, stem in MNIST_IDX_FILES.items() if paths[key] is None]
         raise ValueError(
             f"read_mnist found neither the four MNIST IDX files nor {MNIST_NPZ_FILE} in "
             f"{directory!r} (missing: {', '.join(missing)}). Received: directory={directory!r}"
@@ -194,8 +196,14 @@ def _load_tfds_mnist(data_dir, download):
     import tensorflow_datasets as tfds  # Imported here: slow, only needed for TFDS data.
 
     def load(fetch):
-        return tfds.load("mnist", split=["train", "test"], as_supervised=True,
-                         shuffle_files=False, data_dir=data_dir, download=fetch)
+        return tfds.load(
+            "mnist",
+            split=["train", "test"],
+            as_supervised=True,
+            shuffle_files=False,
+            data_dir=data_dir,
+            download=fetch,
+        )
 
     try:
         return load(False)
@@ -213,7 +221,9 @@ def _load_tfds_mnist(data_dir, download):
     try:
         return load(True)
     except Exception as error:
-        raise DatasetUnavailableError(f"Downloading MNIST failed ({error}). {instructions}") from error
+        raise DatasetUnavailableError(
+            f"Downloading MNIST failed ({error}). {instructions}"
+        ) from error
 
 
 def pixel_mnist(

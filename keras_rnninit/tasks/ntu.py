@@ -11,22 +11,34 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_int
-from keras_rnninit.tasks.clips import check_split_arguments
-from keras_rnninit.tasks.clips import segment_indices
-from keras_rnninit.tasks.clips import validation_mask
-from keras_rnninit.tasks.common import AUTOTUNE
 from keras_rnninit._task_info import TaskInfo
-from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import finish
-from keras_rnninit.tasks.common import steps_per_split
-
+from keras_rnninit._validation import check_choice, check_int
+from keras_rnninit.tasks.clips import check_split_arguments, segment_indices, validation_mask
+from keras_rnninit.tasks.common import AUTOTUNE, TaskData, finish, steps_per_split
 
 NTU_JOINTS = 25
 # Standard NTU RGB+D protocols (Shahroudy et al., CVPR 2016).
 NTU_CROSS_SUBJECT_TRAINING_SUBJECTS = (
-    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38,
+    1,
+    2,
+    4,
+    5,
+    8,
+    9,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    25,
+    27,
+    28,
+    31,
+    34,
+    35,
+    38,
 )
 NTU_CROSS_VIEW_TRAINING_CAMERAS = (2, 3)
 NTU_BENCHMARKS = ("cross_subject", "cross_view")
@@ -55,8 +67,7 @@ def parse_ntu_name(name):
     match = _NTU_NAME.search(Path(str(name)).name)
     if match is None:
         raise ValueError(
-            "parse_ntu_name expects a name like S001C002P003R002A013. "
-            f"Received: name={str(name)!r}"
+            f"parse_ntu_name expects a name like S001C002P003R002A013. Received: name={str(name)!r}"
         )
     keys = ("setup", "camera", "performer", "replication", "action")
     return dict(zip(keys, (int(group) for group in match.groups())))
@@ -141,8 +152,9 @@ def _center(clip):
 
 def _read_ntu_folder(data_dir, max_bodies, cache_dir):
     paths = sorted(
-        p for p in Path(data_dir).rglob("*") if p.suffix in (".skeleton", ".npy") and
-        _NTU_NAME.search(p.name)
+        p
+        for p in Path(data_dir).rglob("*")
+        if p.suffix in (".skeleton", ".npy") and _NTU_NAME.search(p.name)
     )
     if not paths:
         raise ValueError(
@@ -179,8 +191,13 @@ def _read_ntu_folder(data_dir, max_bodies, cache_dir):
     values = np.concatenate(clips)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache_file, names=np.array(names), values=values, lengths=lengths,
-                 skipped=np.array(skipped, dtype=str))
+        np.savez(
+            cache_file,
+            names=np.array(names),
+            values=values,
+            lengths=lengths,
+            skipped=np.array(skipped, dtype=str),
+        )
     return names, values, lengths, skipped
 
 

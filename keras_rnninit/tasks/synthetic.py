@@ -15,13 +15,9 @@ contents) of training batches also depends on TensorFlow's global seed, which
 
 import tensorflow as tf
 
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_int
-from keras_rnninit.tasks.common import AUTOTUNE
-from keras_rnninit.tasks.common import SPLITS
 from keras_rnninit._task_info import TaskInfo
-from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import steps_per_split
+from keras_rnninit._validation import check_choice, check_int
+from keras_rnninit.tasks.common import AUTOTUNE, SPLITS, TaskData, steps_per_split
 
 # Predicting the constant 1.0 (the mean of the sum of two U[0, 1] values) scores the variance of
 # that sum: Var(X + Y) = 1/12 + 1/12 = 1/6 ~ 0.167, the line a model must get below to have learnt
@@ -50,9 +46,7 @@ def _marker_positions(key, timesteps, marker):
     first_key, second_key = tf.unstack(tf.random.experimental.stateless_split(key, num=2))
     if marker == "one_per_half":
         half = timesteps // 2
-        first = tf.random.stateless_uniform(
-            [], first_key, minval=0, maxval=half, dtype=tf.int32
-        )
+        first = tf.random.stateless_uniform([], first_key, minval=0, maxval=half, dtype=tf.int32)
         second = tf.random.stateless_uniform(
             [], second_key, minval=half, maxval=timesteps, dtype=tf.int32
         )

@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_rnninit._validation import check_choice
-from keras_rnninit._validation import check_int
-from keras_rnninit.tasks import common
 from keras_rnninit._task_info import TaskInfo
+from keras_rnninit._validation import check_choice, check_int
+from keras_rnninit.tasks import common
 from keras_rnninit.tasks.common import TaskData
 
 PTB_URL = "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"

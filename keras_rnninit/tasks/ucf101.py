@@ -10,18 +10,17 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_rnninit._validation import check_int
-from keras_rnninit.tasks.clips import check_split_arguments
-from keras_rnninit.tasks.clips import segment_indices
-from keras_rnninit.tasks.clips import validation_mask
-from keras_rnninit.tasks.common import AUTOTUNE
-from keras_rnninit.tasks.common import DatasetUnavailableError
 from keras_rnninit._task_info import TaskInfo
-from keras_rnninit.tasks.common import TaskData
-from keras_rnninit.tasks.common import check_reachable
-from keras_rnninit.tasks.common import finish
-from keras_rnninit.tasks.common import steps_per_split
-
+from keras_rnninit._validation import check_int
+from keras_rnninit.tasks.clips import check_split_arguments, segment_indices, validation_mask
+from keras_rnninit.tasks.common import (
+    AUTOTUNE,
+    DatasetUnavailableError,
+    TaskData,
+    check_reachable,
+    finish,
+    steps_per_split,
+)
 
 UCF101_CLASSES = 101
 
@@ -41,7 +40,7 @@ def _load_ucf101(name, split, data_dir, download):
             raise
         missing = error
     instructions = (
-        f"On a machine with network run `python -c \"import tensorflow_datasets as tfds; "
+        f'On a machine with network run `python -c "import tensorflow_datasets as tfds; '
         f"tfds.load('{name}', data_dir='DIR')\"` (about 6.5 GB), copy DIR here and pass it as "
         f"data_dir (examples/action_recognition.py --dataset ucf101 --data-dir DIR). "
         f"({type(missing).__name__}: not prepared in data_dir={data_dir!r}.)"
@@ -50,7 +49,9 @@ def _load_ucf101(name, split, data_dir, download):
     try:
         return tfds.load(name, split=split, data_dir=data_dir, download=True, shuffle_files=False)
     except Exception as error:
-        raise DatasetUnavailableError(f"Downloading UCF101 failed ({error}). {instructions}") from error
+        raise DatasetUnavailableError(
+            f"Downloading UCF101 failed ({error}). {instructions}"
+        ) from error
 
 
 def _application(name):
