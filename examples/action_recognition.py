@@ -87,7 +87,7 @@ def load_data(args, feature_extractor=None):
 
 
 def main(argv=None, callbacks=(), feature_extractor=None):
-    """`feature_extractor`: a `keras.Model` replacing `--feature-extractor` (tests use a tiny CNN)."""
+    """`feature_extractor`: a `keras.Model` in place of `--feature-extractor` (tests: tiny CNN)."""
     parser = experiment.make_parser(__doc__, DEFAULTS, QUICK, name="action_recognition")
     parser.add_argument("--dataset", choices=("ntu", "ucf101"), default="ntu")
     parser.add_argument("--data-dir", help="NTU files, or the tensorflow-datasets directory")
@@ -130,9 +130,8 @@ def main(argv=None, callbacks=(), feature_extractor=None):
         callbacks=callbacks,
     )
     accuracy = results["test"]["sparse_categorical_accuracy"]
-    print(
-        f"test accuracy {experiment.format_metric(accuracy)} (chance {1 / data.info['num_classes']:.4f})"
-    )
+    chance = 1 / data.info["num_classes"]
+    print(f"test accuracy {experiment.format_metric(accuracy)} (chance {chance:.4f})")
     return results
 
 

@@ -86,9 +86,8 @@ def main(argv=None, callbacks=()):
         summary={"baseline_mse": baseline},
         callbacks=callbacks,
     )
-    print(
-        f"test MSE {experiment.format_metric(results['test']['loss'])} (baseline {baseline:.4f}: predicting 0.25)"
-    )
+    mse = experiment.format_metric(results["test"]["loss"])
+    print(f"test MSE {mse} (baseline {baseline:.4f}: predicting 0.25)")
     return results
 
 

@@ -324,9 +324,8 @@ def indrnn_input_initializer(seed=None):
     Example:
 
     ```python
-    layer = keras_rnninit.IndRNN(
-        128, timesteps=784, kernel_initializer=keras_rnninit.initializers.indrnn_input_initializer(seed=1)
-    )
+    initializer = keras_rnninit.initializers.indrnn_input_initializer(seed=1)
+    layer = keras_rnninit.IndRNN(128, timesteps=784, kernel_initializer=initializer)
     ```
 
     Reference:

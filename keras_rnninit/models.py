@@ -9,7 +9,7 @@ the task's suggested loss (`info["loss"]`) applies as is:
 | `"regression"` | one scalar per sequence, at the last step (adding, multiplication) | none |
 | `"binary"` | one probability per sequence, at the last step | sigmoid |
 | `"binary_per_step"` | one probability per step (parity) | sigmoid |
-| `"classification"` | `num_classes` probabilities at the last step (pixel MNIST, actions) | softmax |
+| `"classification"` | `num_classes` probabilities at the last step (MNIST, actions) | softmax |
 | `"classification_per_step"` | `num_classes` probabilities per step (language model) | softmax |
 
 Inputs are float sequences `(timesteps, features)`, or, with `vocabulary_size` set, integer
@@ -19,7 +19,7 @@ token ids `(timesteps,)` that an `Embedding` of `embedding_dim` turns into featu
 |---|---|---|
 | `indrnn` | IndRNN | `keras_rnninit.IndRNN`, `|u|` bounded by `indrnn_bounds(timesteps)` |
 | `bn_indrnn` | IndRNN + batch norm | `keras_rnninit.layers.IndRNNStack` (BN after every layer) |
-| `res_indrnn` | residual IndRNN | `keras_rnninit.layers.ResidualIndRNNBlock`s, F = 2 x (BN -> IndRNN -> Dense) |
+| `res_indrnn` | residual IndRNN | `layers.ResidualIndRNNBlock`s, F = 2 x (BN -> IndRNN -> Dense) |
 | `np_rnn` | np-RNN | `SimpleRNN(relu)`, `NPInitializer`, input weights N(0, 1/N_in) |
 | `irnn` | IRNN | `SimpleRNN(relu)`, `IdentityInitializer(1.0)`, input N(0, 0.001^2) |
 | `scaled_irnn` | iRNN | as IRNN with `IdentityInitializer(0.01)` |

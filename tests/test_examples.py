@@ -347,7 +347,7 @@ def test_char_language_model_offline_says_what_to_download(tmp_path, monkeypatch
 
 def test_action_recognition_ucf101_offline_says_what_to_download(tmp_path, monkeypatch, capsys):
     _offline(monkeypatch)
-    import tensorflow as tf
+    pytest.importorskip("tensorflow")
 
     tiny = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D()])
     with pytest.raises(SystemExit) as error:

@@ -253,13 +253,13 @@ def test_residual_and_batch_norm_variants_use_the_package_blocks():
 
     timesteps = 16
     res = models.build_model("res_indrnn", (timesteps, 3), units=8, num_layers=4, seed=1)
-    blocks = [l for l in res.layers if isinstance(l, ResidualIndRNNBlock)]
+    blocks = [layer for layer in res.layers if isinstance(layer, ResidualIndRNNBlock)]
     assert len(blocks) == 2 and [b.last_layer for b in blocks] == [False, True]
     assert len(_recurrent_vectors(res)) == 4
     with pytest.raises(ValueError, match="num_layers=3"):
         models.build_model("res_indrnn", (8, 3), num_layers=3)
     bn = models.build_model("bn_indrnn", (timesteps, 3), units=8, num_layers=3, seed=1)
-    (stack,) = [l for l in bn.layers if isinstance(l, IndRNNStack)]
+    (stack,) = [layer for layer in bn.layers if isinstance(layer, IndRNNStack)]
     assert stack.num_layers == 3 and stack.batch_norm and stack.last_layer
     vectors = _recurrent_vectors(bn)
     assert len(vectors) == 3
@@ -267,7 +267,7 @@ def test_residual_and_batch_norm_variants_use_the_package_blocks():
     assert all(np.all(np.abs(u) <= max_abs + 1e-7) for u in vectors)
     # A per-step model has no lower bound anywhere: its units may forget.
     per_step = models.build_model("bn_indrnn", (timesteps, 3), "binary_per_step", units=8)
-    assert not [l for l in per_step.layers if isinstance(l, IndRNNStack)][0].last_layer
+    assert not [layer for layer in per_step.layers if isinstance(layer, IndRNNStack)][0].last_layer
 
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)

@@ -1,5 +1,5 @@
-"""keras_rnninit.recurrence, the IndRNN recurrence: forward against NumPy, hand-written backward against autodiff
-and finite differences, the clamp-affine composition, the "auto" rule."""
+"""keras_rnninit.recurrence, the IndRNN recurrence: forward against NumPy, hand-written backward
+against autodiff and finite differences, the clamp-affine composition, the "auto" rule."""
 
 import itertools
 
@@ -32,8 +32,7 @@ def _problem(timesteps=9, batch=3, units=4, seed=0, masked=True, dtype="float32"
     u = rng.uniform(-1.2, 1.2, size=(units,))
     h0 = rng.normal(size=(batch, units))
     mask = rng.uniform(size=(timesteps, batch)) > 0.3 if masked else None
-    cast = lambda v: v.astype(dtype)
-    return cast(a), cast(u), cast(h0), mask
+    return a.astype(dtype), u.astype(dtype), h0.astype(dtype), mask
 
 
 def _numpy_states(a, u, h0, mask, activation):
@@ -225,9 +224,11 @@ def test_clamp_affine_composition_is_exact_and_associative():
     h = rng.normal(size=n) * 3
     # float32 on every backend (JAX has no float64 by default); exact maths would give 0.
     f, g, k = (tuple(v.astype("float32") for v in x) for x in (f, g, k))
-    compose = lambda p, q: tuple(
-        ops.convert_to_numpy(v).astype(np.float64) for v in recurrence_math._compose_clamped(p, q)
-    )
+
+    def compose(p, q):
+        composed = recurrence_math._compose_clamped(p, q)
+        return tuple(ops.convert_to_numpy(v).astype(np.float64) for v in composed)
+
     close = dict(rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(
         _apply_numpy(compose(f, g), h), _apply_numpy(g, _apply_numpy(f, h)), **close

@@ -705,7 +705,7 @@ def test_task_info_is_a_typed_json_dict():
     assert json.loads(json.dumps(info))["input_shape"] == [10, 2]
     assert tasks.OUTPUT_KINDS == keras_rnninit.models.OUTPUTS
     with pytest.raises(AttributeError):
-        info.no_such_key
+        _ = info.no_such_key
     common = dict(
         name="t",
         input_shape=(3, 1),

@@ -87,7 +87,8 @@ def problems(root=ROOT, tag=None, distributions=()):
         built = distribution_version(path)
         if built != version:
             found.append(
-                f"{os.path.basename(path)} has version {built}, keras_rnninit/version.py says {version}"
+                f"{os.path.basename(path)} has version {built}, "
+                f"keras_rnninit/version.py says {version}"
             )
     return found
 

@@ -26,7 +26,8 @@ then `Dense(1)`, mean squared error, Adam. The rungs of the ladder:
   `layers` depth, each with its twin (`bn_indrnn_twin`, `res_indrnn_twin`: every IndRNN
   replaced by `Dense(units, relu)`, batch normalization, residual Dense layers and dropout kept).
 - `torch_twin`, `torch_indrnn_loop`, `torch_rnn_relu`, `torch_lstm`: PyTorch's networks on the
-  same batches, in their own process, when torch is installed (`keras_rnninit.benchmark.torch_rungs`).
+  same batches, in their own process, when torch is installed
+  (`keras_rnninit.benchmark.torch_rungs`).
 
 The table gives each row's time, its ratio to the twin at the same length, and each peer's ratio
 to `IndRNN(method="auto")` (how many times slower the peer is). `--output FILE` writes the rows as

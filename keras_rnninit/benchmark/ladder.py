@@ -33,7 +33,7 @@ TWIN_OF = {
     "bn_indrnn_twin": "bn_indrnn_twin",
     "res_indrnn": "res_indrnn_twin",
     "res_indrnn_twin": "res_indrnn_twin",
-    **{model: "torch_twin" for model in TORCH_MODELS},
+    **dict.fromkeys(TORCH_MODELS, "torch_twin"),
 }
 METHODS = ("auto", "sequential", "chunked", "parallel")
 BACKENDS = ("tensorflow", "jax", "torch")

@@ -30,7 +30,8 @@ def import_summary(user="GradientFlowMonitor(tensorboard_dir=...)"):
         raise ImportError(
             f"{user} writes TensorBoard event files with tf.summary, which needs TensorFlow "
             f"and TensorBoard installed (on any Keras backend); missing: {', '.join(missing)}. "
-            f"`pip install {' '.join(missing)}` (or `pip install keras-rnninit[tensorflow,examples]`)."
+            f"`pip install {' '.join(missing)}` "
+            "(or `pip install keras-rnninit[tensorflow,examples]`)."
         )
     import tensorflow as tf
 

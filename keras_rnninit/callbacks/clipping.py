@@ -85,7 +85,7 @@ class GradientClipping(keras.callbacks.Callback):
                 f"steps to learning rates. Received: schedule={schedule!r}"
             )
         if isinstance(schedule, dict):
-            for epoch, value in schedule.items():
+            for epoch in schedule:
                 # JSON turns int keys into strings: accept only strings that are ints.
                 if isinstance(epoch, str) and epoch.strip().lstrip("+").isdigit():
                     continue

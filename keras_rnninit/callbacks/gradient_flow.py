@@ -104,18 +104,18 @@ def _as_list(value):
 class GradientFlowMonitor(keras.callbacks.Callback):
     """Measures gradient norms on a fixed batch during `fit`: overall, per layer, per time step.
 
-        Every epoch (or every `frequency` batches) it computes, on the held-out batch `data` with the
-        model in inference mode (`training=False`, so dropout is off):
+        Every epoch (or every `frequency` batches) it computes, on the held-out batch `data` with
+        the model in inference mode (`training=False`, so dropout is off):
 
         - the global gradient norm `||dL/dw||` over all trainable weights,
         - the gradient norm of each top-level layer's weights,
         - for each selected recurrent layer, `||dL/dx_t||` for every step `t` of the layer's input
-          sequence (norm over batch and features): the gradient that reaches step `t`. For a layer
-          fed by another recurrent layer this is `dL/dh_t` of that layer. It is read by splitting the
-          model at the layer's input, so it needs a Functional or Sequential model.
+          sequence (norm over batch and features): the gradient that reaches step `t`. For a
+          layer fed by another recurrent layer this is `dL/dh_t` of that layer. It is read by
+          splitting the model at the layer's input, so it needs a Functional or Sequential model.
 
-        Scalars go into `logs` (so `History`, `CSVLogger` and `TensorBoard` placed AFTER this callback
-        in the list see them), named with `log_prefix` (default `"grad"`):
+        Scalars go into `logs` (so `History`, `CSVLogger` and `TensorBoard` placed AFTER this
+        callback in the list see them), named with `log_prefix` (default `"grad"`):
 
         ```
         grad_norm                     global norm
@@ -126,8 +126,9 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         ```
 
         The per-step norms are kept in `self.records`, optionally appended to a CSV file
-        (`epoch,batch,layer,timestep,norm`; a later `fit` appends) and plotted to a PNG at the end of `fit` (matplotlib is
-        imported only then; a missing matplotlib raises an `ImportError` at the start of `fit`).
+        (`epoch,batch,layer,timestep,norm`; a later `fit` appends) and plotted to a PNG at the
+        end of `fit` (matplotlib is imported only then; a missing matplotlib raises an
+        `ImportError` at the start of `fit`).
     With `tensorboard_dir`, every measurement also writes that plot, of the measurements so far, as
     the image `gradient_flow` to TensorBoard event files in that folder (at step `epoch` with
     `frequency="epoch"`, else at the optimizer's iteration count); this needs matplotlib and
@@ -189,7 +190,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         owner = "GradientFlowMonitor"
         if data is not None and (not isinstance(data, (tuple, list)) or len(data) not in (2, 3)):
             raise ValueError(
-                f"{owner} expects `data` to be (x, y) or (x, y, sample_weight). Received: data={type(data).__name__}"
+                f"{owner} expects `data` to be (x, y) or (x, y, sample_weight). "
+                f"Received: data={type(data).__name__}"
             )
         self.data = None if data is None else tuple(data)
         self.layers = _utils.check_selection(layers, owner)
@@ -199,7 +201,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             or frequency < 1
         ):
             raise ValueError(
-                f"{owner} expects `frequency` to be 'epoch' or a positive int. Received: frequency={frequency!r}"
+                f"{owner} expects `frequency` to be 'epoch' or a positive int. "
+                f"Received: frequency={frequency!r}"
             )
         self.frequency = frequency
         self.max_norm = check_positive("max_norm", max_norm, owner, allow_none=True)
@@ -214,7 +217,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self.reach_fraction = reach_fraction
         if not isinstance(log_prefix, str) or not log_prefix:
             raise ValueError(
-                f"{owner} expects `log_prefix` to be a non-empty str. Received: log_prefix={log_prefix!r}"
+                f"{owner} expects `log_prefix` to be a non-empty str. "
+                f"Received: log_prefix={log_prefix!r}"
             )
         self.log_prefix = log_prefix
         self.tensorboard_dir = None if tensorboard_dir is None else str(tensorboard_dir)
@@ -372,10 +376,10 @@ class GradientFlowMonitor(keras.callbacks.Callback):
     def _check(self, record, epoch, batch):
         where = f"epoch {epoch}" + ("" if batch is None else f", batch {batch}")
         problem = None
-        for name, value in list(record["layer_norms"].items()) + list(
+        for name, value in list(record["layer_norms"].items()) + [
             (name, float(np.max(norms))) if np.all(np.isfinite(norms)) else (name, float("nan"))
             for name, norms in record["timestep_norms"].items()
-        ):
+        ]:
             if not math.isfinite(value):
                 problem = f"the gradient of layer '{name}' is not finite ({value}) at {where}"
                 break

@@ -6,7 +6,8 @@ configuration (`RunConfig`, in `config`, made from the parsed command line), one
 compile, train and report (`train_and_evaluate`, in `training`): distribution strategy, Keras'
 progress bar, a checkpoint every epoch with resumption after an interruption
 (`keras.callbacks.BackupAndRestore`), the history as CSV (`history`), `TerminateOnNaN`, a
-learning-curve PNG, the final metrics and the run's configuration as JSON. Every file lands in `--output-dir`:
+learning-curve PNG, the final metrics and the run's configuration as JSON. Every file lands in
+`--output-dir`:
 
 ```
 config.json     arguments, backend, versions, seed and anything the example adds (a permutation)

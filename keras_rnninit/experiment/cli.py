@@ -134,7 +134,7 @@ def make_parser(description, defaults=None, quick=None, name=None, ignored=()):
         help="seed of every random draw (weights, data, permutation)",
     )
     # Keep the attribute for the harness (config.json), None: parse_args leaves it unfilled.
-    parser.set_defaults(_ignored=tuple(sorted(ignored)), **{name: None for name in ignored})
+    parser.set_defaults(_ignored=tuple(sorted(ignored)), **dict.fromkeys(ignored))
     return parser
 
 

@@ -161,8 +161,8 @@ def model_builder(run, info, **kwargs):
     """A zero-argument callable that builds `run.model` for a task described by `info`.
 
     Reads the input shape, output kind, number of classes and, for token inputs, the vocabulary
-    size from a task's `keras_rnninit.tasks.TaskInfo` (or a dict with those keys); `--units`, `--layers` and `--seed` from
-    `run`. Arguments left None keep the family's defaults.
+    size from a task's `keras_rnninit.tasks.TaskInfo` (or a dict with those keys); `--units`,
+    `--layers` and `--seed` from `run`. Arguments left None keep the family's defaults.
 
     Args:
         run: A `RunConfig` (or the namespace from `parse_args`, converted).

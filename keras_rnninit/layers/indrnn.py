@@ -399,8 +399,9 @@ class IndRNN(keras.layers.RNN):
         if method != "auto":
             supported = recurrence.supported_methods(spec)
             if method not in supported:
+                activation = keras.activations.serialize(cell.activation)
                 raise ValueError(
-                    f"IndRNN cannot run activation {keras.activations.serialize(cell.activation)!r} "
+                    f"IndRNN cannot run activation {activation!r} "
                     f"with method={method!r} (methods for it: {supported or 'none; use auto'}). "
                     f"Received: method={method!r}"
                 )

@@ -245,9 +245,10 @@ def pixel_mnist(
     `read_mnist`), else from the TFDS `mnist` dataset (`tfds.load("mnist", data_dir=data_dir)`).
     Pixel values are scaled to [0, 1]. The validation split is the last `validation_size`
     images of the 60 000 training images (in file order, not shuffled), the training split the
-    rest, the test split the 10 000 test images. With `permute=True` (permuted pixel MNIST) the 784 positions are
-    reordered by one fixed permutation, drawn from `seed` unless `permutation` is given; it is
-    returned as `info["permutation"]` so a run can store it and a later run reuse it.
+    rest, the test split the 10 000 test images. With `permute=True` (permuted pixel MNIST) the
+    784 positions are reordered by one fixed permutation, drawn from `seed` unless
+    `permutation` is given; it is returned as `info["permutation"]` so a run can store it and a
+    later run reuse it.
     With `row_by_row=True` the image is fed as 28 steps of 28 pixels instead (a shorter, easier
     variant for quick checks).
 
