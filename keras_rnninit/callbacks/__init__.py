@@ -6,11 +6,8 @@ a held-out batch between steps.
 """
 
 from keras_rnninit.callbacks.clipping import GradientClipping, RecurrentWeightClipping
-from keras_rnninit.callbacks.gradient_flow import (
-    GradientFlowError,
-    GradientFlowMonitor,
-    plot_gradient_flow,
-)
+from keras_rnninit.callbacks.figures import plot_gradient_flow
+from keras_rnninit.callbacks.gradient_flow import GradientFlowError, GradientFlowMonitor
 
 __all__ = [
     "GradientClipping",

@@ -10,32 +10,10 @@ per-step norms are a curve over time steps for each measurement.
 
 import numpy as np
 
+from keras_rnninit._optional import import_summary
+from keras_rnninit.callbacks.figures import plot_gradient_flow
+
 IMAGE_TAG = "gradient_flow"
-
-
-def import_summary(user="GradientFlowMonitor(tensorboard_dir=...)"):
-    """`tf.summary`, or an ImportError that names what to install.
-
-    `tf.summary` is TensorFlow's API, but its writers are in the tensorboard package, which
-    TensorFlow 2.21 no longer installs: without it, `tf.summary.scalar` raises
-    `TBNotInstalledError` at the first write, after training has started.
-    """
-    missing = []
-    for module, package in (("tensorflow", "tensorflow"), ("tensorboard", "tensorboard")):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(package)
-    if missing:
-        raise ImportError(
-            f"{user} writes TensorBoard event files with tf.summary, which needs TensorFlow "
-            f"and TensorBoard installed (on any Keras backend); missing: {', '.join(missing)}. "
-            f"`pip install {' '.join(missing)}` "
-            "(or `pip install keras-rnninit[tensorflow,examples]`)."
-        )
-    import tensorflow as tf
-
-    return tf.summary
 
 
 class GradientFlowImageWriter:
@@ -47,9 +25,6 @@ class GradientFlowImageWriter:
         self._writer = self._summary.create_file_writer(log_dir)
 
     def write(self, records, step, title=None):
-        # Imported here: gradient_flow imports this module.
-        from keras_rnninit.callbacks.gradient_flow import plot_gradient_flow
-
         figure = plot_gradient_flow({"": records}, title=title)
         pixels = render(figure)
         with self._writer.as_default():

@@ -5,7 +5,7 @@ import json
 import math
 import os
 
-from keras_rnninit.callbacks import _tensorboard
+from keras_rnninit import _optional
 from keras_rnninit.models import MODEL_NAMES
 
 DISTRIBUTE_CHOICES = ("none", "mirrored", "multi-worker")
@@ -223,7 +223,7 @@ def parse_args(parser, argv=None):
     if getattr(args, "tensorboard", False):
         # Before anything is trained: the event-file writer needs tensorboard installed.
         try:
-            _tensorboard.import_summary("--tensorboard")
+            _optional.import_summary("--tensorboard")
         except ImportError as error:
             parser.error(f"argument --tensorboard: {error}")
     return args

@@ -9,8 +9,8 @@ import time
 
 import keras
 
-from keras_rnninit import models
-from keras_rnninit.callbacks import GradientFlowMonitor, _tensorboard
+from keras_rnninit import _optional, models
+from keras_rnninit.callbacks import GradientFlowMonitor
 from keras_rnninit.experiment.cli import DISTRIBUTE_CHOICES
 from keras_rnninit.experiment.config import as_run_config
 from keras_rnninit.experiment.history import (
@@ -150,7 +150,7 @@ def tensorboard_callbacks(log_dir, callbacks=()):
     callbacks += keras_rnninit.experiment.tensorboard_callbacks("runs/demo/tensorboard", callbacks)
     ```
     """
-    _tensorboard.import_summary("--tensorboard")
+    _optional.import_summary("--tensorboard")
     for callback in callbacks:
         if isinstance(callback, GradientFlowMonitor) and callback.tensorboard_dir is None:
             callback.tensorboard_dir = os.path.join(log_dir, "gradient_flow")
