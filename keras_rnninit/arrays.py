@@ -10,7 +10,9 @@ import numpy as np
 
 from keras_rnninit import _validation
 
-MARKER_RULES = ("uniform", "one_per_half")
+# Where the two marked steps lie: "one_per_half" (one in each half, the papers' rule) or
+# "uniform" (any two distinct steps). Also the tf.data pipeline's (`keras_rnninit.tasks`).
+MARKER_RULES = ("one_per_half", "uniform")
 
 
 def adding_problem_arrays(samples, timesteps, input_dim=2, marker="uniform", seed=0):

@@ -37,6 +37,7 @@ from keras_rnninit._task_info import OUTPUT_KINDS, PER_STEP_OUTPUT_KINDS
 from keras_rnninit._validation import check_choice, check_int
 from keras_rnninit.initializers import IdentityInitializer, NPInitializer, indrnn_input_initializer
 from keras_rnninit.layers import IndRNN, IndRNNStack, ResidualIndRNNBlock
+from keras_rnninit.layers.blocks import sub_seed as _seed
 
 # The tasks' output kinds (`keras_rnninit.tasks.TaskInfo`), one vocabulary for both.
 OUTPUTS = OUTPUT_KINDS
@@ -80,11 +81,6 @@ def _check_common(
     if tokens:
         check_int("embedding_dim", embedding_dim)
     return shape
-
-
-def _seed(seed, offset):
-    """Distinct, reproducible seeds per weight when the caller gives one int seed."""
-    return None if seed is None else int(seed) + offset
 
 
 def _inputs(shape, vocabulary_size, embedding_dim, seed):
@@ -488,8 +484,8 @@ def build_indrnn(
             remember and others forget faster: on MNIST read row by row (2 x 128, Adam 1e-3,
             1 500 steps) test accuracy 0.920 with 5 against 0.898 with 2. Defaults to `None`.
         batch_norm: Whether to add batch normalization after every layer. Defaults to `False`.
-        residual: Whether to build the residual IndRNN; `num_layers` must then be even.
-            Defaults to `False`.
+        residual: Whether to build the residual IndRNN; `num_layers` must then be even and
+            `batch_norm` False (its blocks have their own). Defaults to `False`.
         dropout: Dropout rate. Plain IndRNN: on the inputs of every IndRNN layer; with
             `batch_norm` or `residual`: on the outputs of the IndRNN layers, one mask per
             sequence (the blocks' `dropout`). Defaults to `0.0`.
@@ -534,6 +530,12 @@ def build_indrnn(
     shape = _check_common(
         input_shape, output, num_classes, units, num_layers, vocabulary_size, embedding_dim
     )
+    if residual and batch_norm:
+        raise ValueError(
+            "`residual=True` builds the residual IndRNN, whose blocks have their own batch "
+            "normalization; it does not take `batch_norm=True` as well (choose one). "
+            f"Received: residual={residual!r}, batch_norm={batch_norm!r}"
+        )
     if residual and num_layers % 2:
         raise ValueError(
             "`num_layers` must be even with residual=True (two IndRNN layers per block). "

@@ -311,7 +311,7 @@ def test_simple_rnn_trains_with_jit(initializer):
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=True)
     history = model.fit(x, y, batch_size=16, epochs=13, steps_per_epoch=4, verbose=0)
     losses = history.history["loss"]
-    assert len(losses) * 4 >= 50 and np.all(np.isfinite(losses))
+    assert np.all(np.isfinite(losses))
     assert losses[-1] < losses[0]
 
 

@@ -258,6 +258,9 @@ def test_residual_and_batch_norm_variants_use_the_package_blocks():
     assert len(_recurrent_vectors(res)) == 4
     with pytest.raises(ValueError, match="num_layers=3"):
         models.build_model("res_indrnn", (8, 3), num_layers=3)
+    # Both switches at once used to build the residual model and drop batch_norm silently.
+    with pytest.raises(ValueError, match="residual=True, batch_norm=True"):
+        models.build_indrnn((8, 3), residual=True, batch_norm=True)
     bn = models.build_model("bn_indrnn", (timesteps, 3), units=8, num_layers=3, seed=1)
     (stack,) = [layer for layer in bn.layers if isinstance(layer, IndRNNStack)]
     assert stack.num_layers == 3 and stack.batch_norm and stack.last_layer

@@ -703,7 +703,6 @@ def test_task_info_is_a_typed_json_dict():
     assert info.vocabulary_size is None  # an optional key this task does not have
     assert info.timesteps == 10  # a task's own key
     assert json.loads(json.dumps(info))["input_shape"] == [10, 2]
-    assert tasks.OUTPUT_KINDS == keras_rnninit.models.OUTPUTS
     with pytest.raises(AttributeError):
         _ = info.no_such_key
     common = dict(

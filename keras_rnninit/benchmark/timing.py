@@ -71,10 +71,6 @@ def _predict_seconds(history, timesteps, warmup, repeats):
     return compile_extra + step * (1 + warmup + repeats)
 
 
-def _row_key(row):
-    return (row["backend"], row["model"], row["method"])
-
-
 def run_benchmark(
     models=MODELS,
     methods=METHODS,

@@ -38,8 +38,9 @@ def _serialize(obj):
     return None if obj is None else keras.saving.serialize_keras_object(obj)
 
 
-def _sub_seed(seed, index):
-    return None if seed is None else seed + index
+def sub_seed(seed, offset):
+    """Distinct, reproducible seeds per weight when the caller gives one int seed."""
+    return None if seed is None else int(seed) + offset
 
 
 # Sub-layers both blocks build the same way, from the block's own stored arguments.
@@ -53,13 +54,13 @@ def _make_indrnn(block, index, last_layer, return_sequences):
             keras.initializers.get,
             block.kernel_initializer,
             index,
-            _sub_seed(block.seed, 200 + index),
+            sub_seed(block.seed, 200 + index),
         ),
         recurrent_initializer=_fresh(
             keras.initializers.get,
             block.recurrent_initializer,
             index,
-            _sub_seed(block.seed, 300 + index),
+            sub_seed(block.seed, 300 + index),
         ),
         kernel_regularizer=_fresh(keras.regularizers.get, block.kernel_regularizer),
         timesteps=block.timesteps,
@@ -68,7 +69,7 @@ def _make_indrnn(block, index, last_layer, return_sequences):
         epsilon=block.epsilon,
         method=block.method,
         # Seeds the default recurrent initializer (recurrent_initializer=None).
-        seed=_sub_seed(block.seed, 100 + index),
+        seed=sub_seed(block.seed, 100 + index),
         return_sequences=return_sequences,
         dtype=block.dtype_policy,
         name=f"indrnn_{index}",
@@ -89,7 +90,7 @@ def _make_time_shared_dropout(block, index):
         block.dropout,
         # One mask per sequence and unit, the same at every step.
         noise_shape=(None, 1, block.units),
-        seed=_sub_seed(block.seed, index),
+        seed=sub_seed(block.seed, index),
         dtype=block.dtype_policy,
         name=f"dropout_{index}",
     )
@@ -465,7 +466,7 @@ class ResidualIndRNNBlock(_IndRNNBlockBase):
                     keras.initializers.get,
                     self.projection_initializer,
                     index,
-                    _sub_seed(self.seed, 400 + index),
+                    sub_seed(self.seed, 400 + index),
                 ),
                 kernel_regularizer=_fresh(keras.regularizers.get, self.kernel_regularizer),
                 dtype=self.dtype_policy,

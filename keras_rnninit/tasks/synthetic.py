@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_rnninit._task_info import TaskInfo
 from keras_rnninit._validation import check_choice, check_int
+from keras_rnninit.arrays import MARKER_RULES
 from keras_rnninit.tasks.common import AUTOTUNE, SPLITS, TaskData, steps_per_split
 
 # Predicting the constant 1.0 (the mean of the sum of two U[0, 1] values) scores the variance of
@@ -31,7 +32,6 @@ MULTIPLICATION_BASELINE_MSE = 7.0 / 144.0
 # Guessing the parity bit scores 50 % per step.
 PARITY_CHANCE_ACCURACY = 0.5
 
-MARKER_RULES = ("one_per_half", "uniform")
 
 _IRNN = "Le, Jaitly, Hinton 2015, arXiv 1504.00941"
 _NPRNN = "Talathi, Vartak 2015, arXiv 1511.03771"
