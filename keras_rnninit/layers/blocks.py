@@ -106,31 +106,6 @@ def _last_valid_step(x, mask):
     return ops.sum(ops.where(picked, x, ops.zeros_like(x)), axis=1)
 
 
-# The arguments both blocks take and pass to every IndRNN layer they make (their signatures
-# list them again, for the reader and the API reference).
-_SHARED_ARGUMENTS = (
-    "units",
-    "timesteps",
-    "activation",
-    "batch_norm_momentum",
-    "dropout",
-    "return_sequences",
-    "last_layer",
-    "gamma",
-    "epsilon",
-    "method",
-    "kernel_initializer",
-    "recurrent_initializer",
-    "kernel_regularizer",
-    "seed",
-)
-
-
-def _shared_arguments(arguments):
-    """The shared arguments out of a block constructor's `locals()`."""
-    return {name: arguments[name] for name in _SHARED_ARGUMENTS}
-
-
 class _IndRNNBlockBase(keras.layers.Layer):
     """What `IndRNNStack` and `ResidualIndRNNBlock` share: the IndRNN layers' arguments, their
     checks and their config, and the sub-layers built from them."""
@@ -289,7 +264,23 @@ class IndRNNStack(_IndRNNBlockBase):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**_shared_arguments(locals()), **kwargs)
+        super().__init__(
+            units=units,
+            timesteps=timesteps,
+            activation=activation,
+            batch_norm_momentum=batch_norm_momentum,
+            dropout=dropout,
+            return_sequences=return_sequences,
+            last_layer=last_layer,
+            gamma=gamma,
+            epsilon=epsilon,
+            method=method,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         owner = "IndRNNStack"
         self.num_layers = check_int("num_layers", num_layers, owner=owner)
         self.batch_norm = check_bool("batch_norm", batch_norm, owner=owner)
@@ -432,7 +423,23 @@ class ResidualIndRNNBlock(_IndRNNBlockBase):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**_shared_arguments(locals()), **kwargs)
+        super().__init__(
+            units=units,
+            timesteps=timesteps,
+            activation=activation,
+            batch_norm_momentum=batch_norm_momentum,
+            dropout=dropout,
+            return_sequences=return_sequences,
+            last_layer=last_layer,
+            gamma=gamma,
+            epsilon=epsilon,
+            method=method,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         self.projection_initializer = keras.initializers.get(projection_initializer)
 
         self.norm_layers = []

@@ -9,27 +9,6 @@ from keras_rnninit.constraints import MagnitudeBound, indrnn_bounds
 from keras_rnninit.initializers import IndRNNRecurrentInitializer
 
 _METHODS = ("auto",) + recurrence.METHODS
-# IndRNNCell's arguments, which IndRNN takes too and hands to the cell it runs.
-_CELL_ARGUMENTS = (
-    "units",
-    "activation",
-    "use_bias",
-    "kernel_initializer",
-    "recurrent_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "recurrent_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "recurrent_constraint",
-    "bias_constraint",
-    "dropout",
-    "timesteps",
-    "last_layer",
-    "gamma",
-    "epsilon",
-    "seed",
-)
 
 
 class _DropoutMasks:
@@ -386,11 +365,30 @@ class IndRNN(keras.layers.RNN):
         **kwargs,
     ):
         check_choice("method", method, _METHODS, owner="IndRNN")
-        for name in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
-            check_bool(name, locals()[name], owner="IndRNN")
-        arguments = locals()
+        check_bool("return_sequences", return_sequences, owner="IndRNN")
+        check_bool("return_state", return_state, owner="IndRNN")
+        check_bool("go_backwards", go_backwards, owner="IndRNN")
+        check_bool("stateful", stateful, owner="IndRNN")
+        check_bool("unroll", unroll, owner="IndRNN")
         cell = IndRNNCell(
-            **{name: arguments[name] for name in _CELL_ARGUMENTS},
+            units=units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            timesteps=timesteps,
+            last_layer=last_layer,
+            gamma=gamma,
+            epsilon=epsilon,
+            seed=seed,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="indrnn_cell",
