@@ -266,6 +266,11 @@ class IndRNNCell(keras.layers.Layer, _keras_dropout_mixin()):
         return {**super().get_config(), **self._arguments()}
 
 
+def _cell_property(name):
+    """A read-only attribute of the layer that is its cell's attribute `name`."""
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class IndRNN(keras.layers.RNN):
     """Fast IndRNN layer: one matmul for all steps, then only the element-wise recurrence.
@@ -295,14 +300,36 @@ class IndRNN(keras.layers.RNN):
     `return_state`, dropout and mixed precision work with every method (float16 and bfloat16
     recurrences are computed in float32).
 
-    The cell's arguments, `activation`, `use_bias`, `kernel_initializer`,
-    `recurrent_initializer`, `bias_initializer`, `kernel_regularizer`, `recurrent_regularizer`,
-    `bias_regularizer`, `kernel_constraint`, `recurrent_constraint`, `bias_constraint`,
-    `dropout`, `timesteps`, `last_layer`, `gamma`, `epsilon` and `seed`, are as in
-    `keras_rnninit.IndRNNCell`, with the same defaults.
+    The layer's cell is a `keras_rnninit.IndRNNCell` made from the same arguments; each of them
+    reads back as an attribute of the layer (`layer.timesteps`, `layer.recurrent_constraint`).
 
     Args:
         units: Positive int, number of units.
+        activation: Activation. Defaults to `"relu"`.
+        use_bias: Whether to add `bias`. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, `(input_dim, units)`. Defaults to
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer of the recurrent vector `u`, `(units,)`. Defaults
+            to `None`: `U[0, gamma^(1/T)]` for `timesteps=T` (`U[0, 1]` without).
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer of `u`. Defaults to `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        kernel_constraint: Constraint of `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint of `u`. Defaults to `None`: the paper's bound
+            `|u| <= gamma^(1/T)` for `timesteps=T` (no constraint without).
+        bias_constraint: Constraint of `bias`. Defaults to `None`.
+        dropout: Fraction of the inputs to drop, in `[0, 1)`, one mask per sequence.
+            Defaults to `0.0`.
+        timesteps: Sequence length T the bound and the recurrent initializer are derived for,
+            a positive int, or `None`. Defaults to `None`.
+        last_layer: Whether this is the last layer of a classify-at-the-end model: adds the
+            lower bound `|u| >= epsilon^(1/T)`. Needs `timesteps`. Defaults to `False`.
+        gamma: Largest gradient growth over T steps, `>= 1`. Defaults to `2.0`.
+        epsilon: Smallest gradient decay over T steps for `last_layer`, in `(0, 1]`.
+            Defaults to `None` (`1 / gamma`).
+        seed: Seed of the dropout masks and of the default recurrent initializer, None or an
+            int. Defaults to `None`.
         method: `"auto"`, `"sequential"`, `"chunked"` or `"parallel"`. Defaults to `"auto"`.
         return_sequences: Whether to return every step's output. Defaults to `False`.
         return_state: Whether to return the last state too. Defaults to `False`.
@@ -491,17 +518,25 @@ class IndRNN(keras.layers.RNN):
             # Keras resets masks of its own mixin; this also covers the fallback mixin.
             self.cell.reset_dropout_mask()
 
-    @property
-    def units(self):
-        return self.cell.units
-
-    @property
-    def activation(self):
-        return self.cell.activation
-
-    @property
-    def timesteps(self):
-        return self.cell.timesteps
+    # The cell's settings, read through the layer as on Keras' SimpleRNN (`layer.units`).
+    units = _cell_property("units")
+    activation = _cell_property("activation")
+    use_bias = _cell_property("use_bias")
+    kernel_initializer = _cell_property("kernel_initializer")
+    recurrent_initializer = _cell_property("recurrent_initializer")
+    bias_initializer = _cell_property("bias_initializer")
+    kernel_regularizer = _cell_property("kernel_regularizer")
+    recurrent_regularizer = _cell_property("recurrent_regularizer")
+    bias_regularizer = _cell_property("bias_regularizer")
+    kernel_constraint = _cell_property("kernel_constraint")
+    recurrent_constraint = _cell_property("recurrent_constraint")
+    bias_constraint = _cell_property("bias_constraint")
+    dropout = _cell_property("dropout")
+    timesteps = _cell_property("timesteps")
+    last_layer = _cell_property("last_layer")
+    gamma = _cell_property("gamma")
+    epsilon = _cell_property("epsilon")
+    seed = _cell_property("seed")
 
     def get_config(self):
         config = super().get_config()
