@@ -166,6 +166,10 @@ _COMMON_DOC = """
 
 
 def _with_common_doc(function):
+    # Adds the arguments every builder shares to its Args. Under `python -OO` there is no
+    # docstring to add them to.
+    if function.__doc__ is None:
+        return function
     function.__doc__ = function.__doc__.replace(
         "    Returns:", _COMMON_DOC.lstrip("\n") + "\n    Returns:", 1
     )

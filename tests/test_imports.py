@@ -2,7 +2,10 @@
 only Keras' and TensorFlow's public API (never `keras.src` or `tensorflow.python`)."""
 
 import ast
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -122,3 +125,16 @@ def test_the_private_api_check_sees_an_import(tmp_path):
     names = [base for base, _ in _imported_names(tree, "m", False)]
     assert names == ["keras.src.layers", "tensorflow.python.ops"]
     assert all(n.startswith(PRIVATE_APIS) for n in names)
+
+
+def test_the_package_imports_without_docstrings():
+    """`python -OO` strips docstrings; nothing the package runs at import may need them."""
+    done = subprocess.run(
+        [sys.executable, "-OO", "-c", "import keras_rnninit, keras_rnninit.models"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        cwd=str(PACKAGE.parent),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
