@@ -1,7 +1,10 @@
 """The two loop primitives the recurrence needs, one implementation per backend.
 
-This is the only module of the package that imports a backend directly. Everything else is
-written in `keras.ops` and calls `scan` and `associative_scan` below.
+The recurrence's only backend imports: the rest of `keras_rnninit.recurrence` is written
+in `keras.ops` and calls `scan` and `associative_scan` below. (Outside the recurrence, the
+tf.data pipelines of `keras_rnninit.tasks` use TensorFlow, the benchmark's subprocesses and
+torch rungs their own frameworks, and `NPInitializer` and `GradientFlowMonitor` compile one
+program per backend.)
 
 Why not `keras.ops.scan` / `keras.ops.associative_scan`: under `jit_compile=True` on TensorFlow
 they do not compile (measured with Keras 3.15 / TF 2.21: "XLA compilation requires a fixed tensor
