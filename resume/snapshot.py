@@ -40,15 +40,18 @@ def snapshot(run_dir, target, timeout=300):
         for name in ("history.csv", "config.json"):
             shutil.copy2(os.path.join(run_dir, name), work)
         if _stamp(run_dir) != before:
+            shutil.rmtree(work)
             continue
         with open(os.path.join(work, "backup", "training_metadata.json")) as f:
             epochs = int(json.load(f)["epoch"])
         with h5py.File(os.path.join(work, "backup", "latest.weights.h5"), "r") as f:
-            assert len(f.keys()) > 0
+            if not f.keys():
+                raise SystemExit(f"{run_dir}/backup/latest.weights.h5 holds no weights")
         with open(os.path.join(work, "history.csv"), newline="") as f:
             rows = list(csv.reader(f))
         rows = [rows[0]] + [r for r in rows[1:] if r and int(float(r[0])) < epochs]
-        assert len(rows) - 1 == epochs, (len(rows) - 1, epochs)
+        if len(rows) - 1 != epochs:
+            raise SystemExit(f"history.csv has {len(rows) - 1} of the {epochs} backed-up epochs")
         with open(os.path.join(work, "history.csv"), "w", newline="") as f:
             csv.writer(f).writerows(rows)
         os.makedirs(target, exist_ok=True)

@@ -25,19 +25,20 @@ def _modules():
 
 
 def _imported_names(tree, name, is_package):
-    """Every module name an `import` or `from ... import` in `tree` names, relative ones made
-    absolute, with `from a import b` giving `a.b` as well as `a` (b may be a submodule)."""
+    """`(module, names)` for every `import` and `from ... import` in `tree`: the module imported
+    (relative ones made absolute) and, for `from a import b`, the dotted `a.b` of each name (b
+    may be a submodule)."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name, [alias.name]
+                yield alias.name, []
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = name.split(".") if is_package else name.split(".")[:-1]
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            yield base, [base] + [f"{base}.{alias.name}" for alias in node.names]
+            yield base, [f"{base}.{alias.name}" for alias in node.names]
 
 
 def _graph():
@@ -47,14 +48,14 @@ def _graph():
     for name, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         edges = set()
-        for base, candidates in _imported_names(tree, name, path.name == "__init__.py"):
+        for base, names in _imported_names(tree, name, path.name == "__init__.py"):
             if base.startswith(PRIVATE_APIS):
                 private.append(f"{name}: {base}")
-            targets = [c for c in candidates[1:] if c in modules]
+            targets = [n for n in names if n in modules]
             # `from pkg import submodule` depends on the submodule; `from pkg import name`
             # (a name the package defines or re-exports) on the package's __init__.
-            if not targets and candidates[0] in modules:
-                targets = [candidates[0]]
+            if not targets and base in modules:
+                targets = [base]
             edges.update(t for t in targets if t != name)
         graph[name] = edges
     return graph, private
@@ -120,7 +121,7 @@ def test_no_import_of_keras_or_tensorflow_internals():
     assert private == []
 
 
-def test_the_private_api_check_sees_an_import(tmp_path):
+def test_the_private_api_check_sees_an_import():
     tree = ast.parse("from keras.src.layers import RNN\nimport tensorflow.python.ops as o\n")
     names = [base for base, _ in _imported_names(tree, "m", False)]
     assert names == ["keras.src.layers", "tensorflow.python.ops"]
